@@ -1,0 +1,446 @@
+import { EventEmitter } from 'node:events';
+import { coverRanges, microBatchCount, samplesIn, TreeAccumulator, type StepOptimizer } from '@gradmesh/engine';
+import { splitShards } from '@gradmesh/data';
+import {
+  errorMessage,
+  isFiniteArray,
+  type ErrorCode,
+  type GradientMessage,
+  type HelloMessage,
+  type RunInfo,
+  type ServerMessage,
+} from '@gradmesh/protocol';
+import { Ledger } from './ledger.js';
+
+/** How the coordinator reaches one worker, whatever carries the bytes. */
+export interface WorkerHandle {
+  send(msg: ServerMessage): void;
+  close(code: number, reason: string): void;
+}
+
+export type MemberState = 'idle' | 'busy' | 'straggling';
+
+export interface Member {
+  id: string;
+  name: string;
+  kind: 'node' | 'browser';
+  threads: number;
+  handle: WorkerHandle;
+  /** Measured compute speed, samples per second (EWMA). */
+  speed: number;
+  samplesDone: number;
+  stepsDone: number;
+  joinedAt: number;
+  lastSeen: number;
+  state: MemberState;
+  /** Share of the last step's batch, 0..1. */
+  share: number;
+}
+
+interface Assignment {
+  taskId: number;
+  step: number;
+  worker: string;
+  mbLo: number;
+  mbHi: number;
+  sentAt: number;
+  status: 'pending' | 'done' | 'cancelled';
+}
+
+export interface CoordinatorOptions {
+  run: RunInfo;
+  params: Float32Array;
+  optimizer: StepOptimizer;
+  /** Sample indices of global step t, and its epoch (the shared data order). */
+  plan: (step: number) => { epoch: number; indices: Uint32Array };
+  startStep: number;
+  totalSteps: number;
+  minWorkers: number;
+  /** The straggler deadline is max(floor, factor × recent step time). */
+  deadlineFloorMs?: number;
+  deadlineFactor?: number;
+  /** Stop (with a checkpoint) after this long without any worker, once the run has started. */
+  workerTimeoutMs?: number;
+  ledger?: Ledger;
+  now?: () => number;
+}
+
+export interface StepReport {
+  step: number;
+  epoch: number;
+  loss: number;
+  samples: number;
+  ms: number;
+  /** Slowest worker's compute time. */
+  computeMs: number;
+  /** Time waiting for the slowest worker beyond the median one. */
+  waitMs: number;
+  /** Everything else: messages, reduction, optimizer. */
+  commMs: number;
+  workers: number;
+  reassigned: number;
+}
+
+/**
+ * The synchronous data-parallel step, independent of sockets: membership,
+ * shard assignment by measured speed, straggler deadlines and reassignment,
+ * validation of every gradient, the canonical-tree reduction and the
+ * optimizer step. A step's result is a function of (step, micro-batches)
+ * only — not of who computed them or when they arrived.
+ */
+export class Coordinator extends EventEmitter {
+  readonly members = new Map<string, Member>();
+  step: number;
+  readonly ledger: Ledger;
+  private nextWorker = 1;
+  private nextTask = 1;
+  private readonly assignments = new Map<number, Assignment>();
+  private acc: TreeAccumulator | null = null;
+  private stepResolve: (() => void) | null = null;
+  private stepFailed: ((err: Error) => void) | null = null;
+  private deadline: NodeJS.Timeout | null = null;
+  private recentStepMs: number[] = [];
+  private unassigned: Array<[number, number]> = [];
+  private current: { indices: Uint32Array; epoch: number; m: number; started: number; computeMs: number[]; finish: number[]; reassigned: number } | null = null;
+  private stopped = false;
+  private memberWaiters: Array<() => void> = [];
+  readonly paramCount: number;
+  private readonly now: () => number;
+  lastLoss = NaN;
+  epoch = 0;
+  samplesPerSec = 0;
+  state: 'waiting' | 'training' | 'done' | 'stopped' = 'waiting';
+
+  constructor(readonly opts: CoordinatorOptions) {
+    super();
+    this.step = opts.startStep;
+    this.paramCount = opts.run.paramCount;
+    this.ledger = opts.ledger ?? new Ledger();
+    this.now = opts.now ?? (() => performance.now());
+  }
+
+  get params(): Float32Array {
+    return this.opts.params;
+  }
+
+  // ---- membership ------------------------------------------------------
+
+  /** Admits a worker after its hello: it gets the run and the current parameters, and work from the next step. */
+  join(handle: WorkerHandle, hello: HelloMessage): Member {
+    const id = `w${this.nextWorker++}`;
+    const m: Member = {
+      id,
+      name: hello.name,
+      kind: hello.kind,
+      threads: hello.threads,
+      handle,
+      speed: hello.speed && hello.speed > 0 ? hello.speed : 1000 * hello.threads,
+      samplesDone: 0,
+      stepsDone: 0,
+      joinedAt: Date.now(),
+      lastSeen: Date.now(),
+      state: 'idle',
+      share: 0,
+    };
+    this.members.set(id, m);
+    handle.send({ type: 'welcome', workerId: id, run: this.opts.run });
+    handle.send({ type: 'params', version: this.step, params: this.opts.params });
+    this.emit('workers');
+    for (const w of this.memberWaiters.splice(0)) w();
+    // A step that is waiting for anyone to take orphaned work can use this worker now.
+    if (this.current && this.unassigned.length > 0) this.assignUnassigned();
+    return m;
+  }
+
+  /** A worker left or its connection dropped: its unfinished work is reassigned within the step. */
+  leave(id: string, reason: string): void {
+    const m = this.members.get(id);
+    if (!m) return;
+    this.members.delete(id);
+    this.emit('log', `worker ${m.name} (${id}) left: ${reason}`);
+    for (const a of this.assignments.values()) {
+      if (a.worker === id && a.status === 'pending') {
+        a.status = 'cancelled';
+        this.ledger.record({ step: a.step, taskId: a.taskId, worker: id, mbLo: a.mbLo, mbHi: a.mbHi, status: 'lost' });
+        this.unassigned.push([a.mbLo, a.mbHi]);
+        if (this.current) this.current.reassigned++;
+      }
+    }
+    this.emit('workers');
+    if (this.current && this.unassigned.length > 0) this.assignUnassigned();
+  }
+
+  // ---- gradients -------------------------------------------------------
+
+  /**
+   * Validates and folds in a worker's gradient. Returns an error code for the
+   * sender when the message is refused; nothing refused touches the model.
+   */
+  gradient(id: string, g: GradientMessage): ErrorCode | null {
+    const m = this.members.get(id);
+    if (!m) return 'UNKNOWN_TASK';
+    m.lastSeen = Date.now();
+    const a = this.assignments.get(g.taskId);
+    if (!a || a.worker !== id) return 'UNKNOWN_TASK';
+    if (a.step !== g.step) return 'STALE_STEP';
+    if (a.status === 'cancelled') {
+      this.ledger.record({ step: a.step, taskId: a.taskId, worker: id, mbLo: a.mbLo, mbHi: a.mbHi, status: 'late' });
+      this.assignments.delete(g.taskId);
+      return 'STALE_STEP';
+    }
+    if (a.status !== 'pending' || !this.current || a.step !== this.step) return 'STALE_STEP';
+    const expected = coverRanges(this.current.m, a.mbLo, a.mbHi);
+    const P = this.paramCount;
+    if (g.nodes.length !== expected.length * 2 || g.grad.length !== expected.length * P) return 'WRONG_LENGTH';
+    for (let i = 0; i < expected.length; i++) {
+      if (g.nodes[2 * i] !== expected[i]![0] || g.nodes[2 * i + 1] !== expected[i]![1]) return 'WRONG_LENGTH';
+    }
+    const samples = samplesIn(this.current.indices.length, this.opts.run.microBatch, a.mbLo, a.mbHi);
+    if (g.samples !== samples) return 'WRONG_LENGTH';
+    if (!isFiniteArray(g.grad)) return 'NON_FINITE';
+    for (let i = 0; i < g.losses.length; i++) if (!Number.isFinite(g.losses[i]!)) return 'NON_FINITE';
+
+    a.status = 'done';
+    this.assignments.delete(g.taskId);
+    this.ledger.record({ step: a.step, taskId: a.taskId, worker: id, mbLo: a.mbLo, mbHi: a.mbHi, status: 'done', samples });
+    for (let i = 0; i < expected.length; i++) {
+      const [lo, hi] = expected[i]!;
+      this.acc!.add({ lo, hi, loss: g.losses[i]!, grad: g.grad.subarray(i * P, (i + 1) * P) });
+    }
+    m.samplesDone += samples;
+    m.stepsDone++;
+    if (g.computeMs > 0 && samples > 0) {
+      const s = (samples * 1000) / g.computeMs;
+      m.speed = m.speed * 0.6 + s * 0.4;
+    }
+    if (m.state !== 'straggling' || !this.hasPending(id)) m.state = this.hasPending(id) ? 'busy' : 'idle';
+    this.current.computeMs.push(g.computeMs);
+    this.current.finish.push(this.now());
+    if (this.acc!.complete) this.finishStep();
+    return null;
+  }
+
+  private hasPending(id: string): boolean {
+    for (const a of this.assignments.values()) if (a.worker === id && a.status === 'pending') return true;
+    return false;
+  }
+
+  // ---- the step loop ---------------------------------------------------
+
+  async waitForWorkers(n: number): Promise<void> {
+    while (this.members.size < n && !this.stopped) {
+      await new Promise<void>((res) => this.memberWaiters.push(res));
+    }
+  }
+
+  /** Runs steps until totalSteps or stop(). */
+  async run(onStep?: (r: StepReport) => Promise<void> | void): Promise<void> {
+    await this.waitForWorkers(this.opts.minWorkers);
+    this.state = 'training';
+    while (this.step < this.opts.totalSteps && !this.stopped) {
+      const report = await this.runStep();
+      if (this.stopped) break;
+      await onStep?.(report);
+    }
+    this.state = this.stopped ? 'stopped' : 'done';
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.clearDeadline();
+    for (const w of this.memberWaiters.splice(0)) w();
+    this.stepFailed?.(new Error('stopped'));
+  }
+
+  private runStep(): Promise<StepReport> {
+    const { epoch, indices } = this.opts.plan(this.step);
+    const m = microBatchCount(indices.length, this.opts.run.microBatch);
+    this.acc = new TreeAccumulator(m);
+    this.current = { indices, epoch, m, started: this.now(), computeMs: [], finish: [], reassigned: 0 };
+    this.unassigned = [[0, m]];
+    const done = new Promise<void>((res, rej) => {
+      this.stepResolve = res;
+      this.stepFailed = rej;
+    });
+    this.assignUnassigned();
+    return done.then(
+      () => this.completeStep(),
+      (err: Error) => {
+        if (this.stopped) return this.emptyReport();
+        throw err;
+      },
+    );
+  }
+
+  private emptyReport(): StepReport {
+    return { step: this.step, epoch: 0, loss: NaN, samples: 0, ms: 0, computeMs: 0, waitMs: 0, commMs: 0, workers: 0, reassigned: 0 };
+  }
+
+  /** Splits every unassigned micro-batch range over the available workers by speed. */
+  private assignUnassigned(): void {
+    if (!this.current || this.stopped) return;
+    const healthy = [...this.members.values()].filter((w) => w.state !== 'straggling');
+    const pool = healthy.length > 0 ? healthy : [...this.members.values()];
+    if (pool.length === 0) {
+      this.armWorkerTimeout();
+      return;
+    }
+    this.clearWorkerTimeout();
+    const ranges = this.unassigned.splice(0);
+    const total = ranges.reduce((s, [lo, hi]) => s + hi - lo, 0);
+    for (const w of this.members.values()) w.share = 0;
+    for (const [lo, hi] of ranges) {
+      const shards = splitShards(hi - lo, pool.map((w) => w.speed));
+      shards.forEach((sh, i) => {
+        if (sh.count === 0) return;
+        const w = pool[i]!;
+        w.share += sh.count / Math.max(1, total);
+        this.sendTask(w, lo + sh.start, lo + sh.start + sh.count);
+      });
+    }
+    this.armDeadline();
+  }
+
+  private sendTask(w: Member, mbLo: number, mbHi: number): void {
+    const cur = this.current!;
+    const mb = this.opts.run.microBatch;
+    const B = cur.indices.length;
+    const taskId = this.nextTask++;
+    const a: Assignment = { taskId, step: this.step, worker: w.id, mbLo, mbHi, sentAt: this.now(), status: 'pending' };
+    this.assignments.set(taskId, a);
+    w.state = 'busy';
+    w.handle.send({
+      type: 'task',
+      step: this.step,
+      taskId,
+      paramsVersion: this.step,
+      batch: B,
+      mbLo,
+      mbHi,
+      indices: cur.indices.subarray(Math.min(mbLo * mb, B), Math.min(mbHi * mb, B)),
+    });
+    this.ledger.record({ step: this.step, taskId, worker: w.id, mbLo, mbHi, status: 'assigned' });
+  }
+
+  private armDeadline(): void {
+    this.clearDeadline();
+    const recent = [...this.recentStepMs].sort((x, y) => x - y);
+    const median = recent.length ? recent[recent.length >> 1]! : 0;
+    const ms = Math.max(this.opts.deadlineFloorMs ?? 2000, (this.opts.deadlineFactor ?? 5) * median);
+    this.deadline = setTimeout(() => this.onDeadline(), ms);
+    this.deadline.unref?.();
+  }
+
+  private clearDeadline(): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = null;
+  }
+
+  private workerTimer: NodeJS.Timeout | null = null;
+  private armWorkerTimeout(): void {
+    if (this.workerTimer || this.opts.workerTimeoutMs === undefined) return;
+    this.workerTimer = setTimeout(() => {
+      this.workerTimer = null;
+      if (this.members.size === 0 && this.current) {
+        this.stepFailed?.(new WorkerTimeoutError(this.step, this.opts.workerTimeoutMs!));
+      }
+    }, this.opts.workerTimeoutMs);
+  }
+
+  private clearWorkerTimeout(): void {
+    if (this.workerTimer) clearTimeout(this.workerTimer);
+    this.workerTimer = null;
+  }
+
+  /** Workers still computing past the deadline are stragglers: their ranges go to others; their late results are discarded. */
+  private onDeadline(): void {
+    this.deadline = null;
+    if (!this.current) return;
+    let moved = 0;
+    for (const a of this.assignments.values()) {
+      if (a.status !== 'pending' || a.step !== this.step) continue;
+      const w = this.members.get(a.worker);
+      const others = [...this.members.values()].filter((x) => x.id !== a.worker && x.state !== 'straggling');
+      if (others.length === 0) continue; // nobody better to give it to: keep waiting
+      a.status = 'cancelled';
+      this.ledger.record({ step: a.step, taskId: a.taskId, worker: a.worker, mbLo: a.mbLo, mbHi: a.mbHi, status: 'reassigned' });
+      this.unassigned.push([a.mbLo, a.mbHi]);
+      if (w) {
+        w.state = 'straggling';
+        w.speed = Math.max(1, w.speed / 4);
+        this.emit('log', `worker ${w.name} (${w.id}) missed the step ${this.step} deadline; its shard is reassigned`);
+      }
+      moved++;
+    }
+    this.current.reassigned += moved;
+    if (this.unassigned.length > 0) this.assignUnassigned();
+    else this.armDeadline();
+  }
+
+  private finishStep(): void {
+    this.clearDeadline();
+    const resolve = this.stepResolve;
+    this.stepResolve = null;
+    this.stepFailed = null;
+    resolve?.();
+  }
+
+  private completeStep(): StepReport {
+    const cur = this.current!;
+    const root = this.acc!.root();
+    const B = cur.indices.length;
+    this.opts.optimizer.apply(this.opts.params, root.grad, B);
+    for (const a of [...this.assignments.values()]) if (a.step === this.step && a.status !== 'cancelled') this.assignments.delete(a.taskId);
+    const end = this.now();
+    const ms = end - cur.started;
+    this.recentStepMs.push(ms);
+    if (this.recentStepMs.length > 20) this.recentStepMs.shift();
+    const computeMs = Math.max(0, ...cur.computeMs);
+    const finishes = cur.finish.map((f) => f - cur.started).sort((x, y) => x - y);
+    const waitMs = finishes.length > 1 ? finishes[finishes.length - 1]! - finishes[(finishes.length - 1) >> 1]! : 0;
+    const report: StepReport = {
+      step: this.step,
+      epoch: cur.epoch,
+      loss: root.loss / B,
+      samples: B,
+      ms,
+      computeMs,
+      waitMs,
+      commMs: Math.max(0, ms - computeMs - waitMs),
+      workers: this.members.size,
+      reassigned: cur.reassigned,
+    };
+    this.lastLoss = report.loss;
+    this.epoch = cur.epoch;
+    this.samplesPerSec = this.samplesPerSec === 0 ? (B * 1000) / ms : this.samplesPerSec * 0.9 + ((B * 1000) / ms) * 0.1;
+    this.step++;
+    this.current = null;
+    this.acc = null;
+    for (const w of this.members.values()) {
+      if (w.state === 'straggling' && !this.hasPending(w.id)) w.state = 'idle';
+      w.handle.send({ type: 'params', version: this.step, params: this.opts.params });
+    }
+    this.emit('step', report);
+    return report;
+  }
+
+  /** Tells every worker the run is over. */
+  finish(reason: string): void {
+    for (const w of this.members.values()) {
+      w.handle.send({ type: 'done', reason });
+    }
+  }
+
+  refuse(handle: WorkerHandle, code: ErrorCode, detail?: string): void {
+    handle.send(errorMessage(code, detail));
+  }
+}
+
+export class WorkerTimeoutError extends Error {
+  constructor(
+    readonly step: number,
+    readonly ms: number,
+  ) {
+    super(`no worker connected for ${Math.round(ms / 1000)} s at step ${step}; stopping`);
+  }
+}

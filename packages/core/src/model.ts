@@ -1,0 +1,220 @@
+/**
+ * A dense feed-forward network over one flat parameter buffer.
+ *
+ * Forward and backward run over the whole batch in matrix form, every matrix
+ * product through the injected Kernels:
+ *   forward   Z_l = A_{l−1}·W_l + b_l,  A_l = act(Z_l)          (NN)
+ *   backward  dW_l = A_{l−1}ᵀ·dZ_l,  db_l = Σ_rows dZ_l          (TN)
+ *             dA_{l−1} = dZ_l·W_lᵀ,  dZ_{l−1} = act'(dA_{l−1})  (NT)
+ * Results are SUMS over the batch (never means), so shard gradients add up to
+ * the batch gradient: ∇R_B = Σ_j ∇R_{B_j}.
+ *
+ * Workspaces (one activation buffer per layer, two ping-pong delta buffers)
+ * come from kernels.alloc and are reused; they grow when n grows, so the
+ * steady state allocates nothing.
+ */
+import { ACTIVATION_OPS, type ActivationOps } from './activations.js';
+import { initParams } from './init.js';
+import { jsKernels } from './kernels/js.js';
+import type { Kernels } from './kernels/types.js';
+import { paramLayout, type LayerLayout } from './layout.js';
+import { LOSS_OPS, type LossOp } from './losses.js';
+import type { Rng } from './rng.js';
+import { DEFAULT_LEAKY_SLOPE, isFusedLoss, validateSpec, type ModelSpec } from './spec.js';
+
+export interface Evaluation {
+  /** Loss summed over the samples. */
+  lossSum: number;
+  /** Samples classified right (argmax for several outputs, 0.5 threshold for one sigmoid output, else 0). */
+  correct: number;
+}
+
+/** Rows evaluate/predict push through at once: bounds workspace memory for big test sets. */
+const EVAL_CHUNK = 512;
+
+export class Model {
+  readonly spec: ModelSpec;
+  readonly kernels: Kernels;
+  readonly inputs: number;
+  readonly outputs: number;
+  readonly paramCount: number;
+  readonly layers: readonly LayerLayout[];
+
+  private readonly ops: readonly ActivationOps[];
+  private readonly lossOp: LossOp;
+  private readonly fused: boolean;
+  private readonly slope: number;
+  private readonly maxWidth: number;
+  private capacity = 0;
+  private acts: Float32Array[] = [];
+  private deltaA: Float32Array = new Float32Array(0);
+  private deltaB: Float32Array = new Float32Array(0);
+  private readonly colSum: Float64Array;
+  // W/b views per parameter or gradient buffer: callers reuse buffers, so the
+  // views are made once per buffer rather than once per call.
+  private readonly views = new WeakMap<Float32Array, Float32Array[]>();
+
+  constructor(spec: ModelSpec, kernels: Kernels = jsKernels) {
+    validateSpec(spec);
+    this.spec = spec;
+    this.kernels = kernels;
+    const layout = paramLayout(spec);
+    this.layers = layout.layers;
+    this.paramCount = layout.paramCount;
+    this.inputs = spec.inputs;
+    this.outputs = spec.layers[spec.layers.length - 1].units;
+    this.ops = spec.layers.map((l) => ACTIVATION_OPS[l.activation]);
+    this.lossOp = LOSS_OPS[spec.loss];
+    this.fused = isFusedLoss(spec.loss);
+    this.slope = spec.leakySlope ?? DEFAULT_LEAKY_SLOPE;
+    this.maxWidth = Math.max(...spec.layers.map((l) => l.units));
+    this.colSum = new Float64Array(this.maxWidth);
+  }
+
+  /** Fills params with Xavier/He normals (per spec.init or the activation's default), biases 0. */
+  initParams(params: Float32Array, rng: Rng): void {
+    initParams(this.spec, { layers: this.layers, paramCount: this.paramCount }, params, rng);
+  }
+
+  /**
+   * Loss SUM over the n samples; OVERWRITES grad with the gradient SUM.
+   * x is n×inputs and y n×outputs, row-major (longer buffers are fine: only
+   * the first n rows are read).
+   */
+  lossAndGrad(params: Float32Array, x: Float32Array, y: Float32Array, n: number, grad: Float32Array): number {
+    this.check(params, x, y, n);
+    if (grad.length !== this.paramCount) {
+      throw new RangeError(`grad has ${grad.length} entries, the model has ${this.paramCount} parameters`);
+    }
+    this.ensureCapacity(n);
+    const out = this.forward(params, x, n, !this.fused);
+    const last = this.layers.length - 1;
+    let d = this.deltaA;
+    const loss = this.lossOp(out, y, n, this.outputs, d);
+    if (!this.fused) this.ops[last].backward(out, d, n, this.outputs, this.slope);
+
+    const pv = this.viewsOf(params);
+    const gv = this.viewsOf(grad);
+    const k = this.kernels;
+    for (let l = last; l >= 0; l--) {
+      const { fanIn, fanOut } = this.layers[l];
+      const input = l === 0 ? x : this.acts[l - 1];
+      k.gemm(true, false, fanIn, fanOut, n, input, d, gv[2 * l], false);
+      this.sumRows(d, n, fanOut, gv[2 * l + 1]);
+      if (l > 0) {
+        const prev = d === this.deltaA ? this.deltaB : this.deltaA;
+        k.gemm(false, true, n, fanIn, fanOut, d, pv[2 * l], prev, false);
+        this.ops[l - 1].backward(this.acts[l - 1], prev, n, fanIn, this.slope);
+        d = prev;
+      }
+    }
+    return loss;
+  }
+
+  /** Post-activation outputs, n×outputs (a new array). */
+  predict(params: Float32Array, x: Float32Array, n: number): Float32Array {
+    this.check(params, x, null, n);
+    const result = new Float32Array(n * this.outputs);
+    for (let s = 0; s < n; s += EVAL_CHUNK) {
+      const m = Math.min(EVAL_CHUNK, n - s);
+      this.ensureCapacity(m);
+      const out = this.forward(params, x.subarray(s * this.inputs), m, true);
+      result.set(out.subarray(0, m * this.outputs), s * this.outputs);
+    }
+    return result;
+  }
+
+  /** Loss sum and correct count over n samples (no gradient). */
+  evaluate(params: Float32Array, x: Float32Array, y: Float32Array, n: number): Evaluation {
+    this.check(params, x, y, n);
+    const o = this.outputs;
+    const last = this.spec.layers[this.spec.layers.length - 1].activation;
+    let lossSum = 0;
+    let correct = 0;
+    for (let s = 0; s < n; s += EVAL_CHUNK) {
+      const m = Math.min(EVAL_CHUNK, n - s);
+      this.ensureCapacity(m);
+      const ys = y.subarray(s * o);
+      const out = this.forward(params, x.subarray(s * this.inputs), m, !this.fused);
+      lossSum += this.lossOp(out, ys, m, o, this.deltaA);
+      if (this.fused) this.ops[this.layers.length - 1].forward(out, m, o, this.slope);
+      if (o > 1) {
+        for (let r = 0; r < m; r++) if (argmax(out, r * o, o) === argmax(ys, r * o, o)) correct++;
+      } else if (last === 'sigmoid') {
+        for (let r = 0; r < m; r++) if (out[r] >= 0.5 === ys[r] >= 0.5) correct++;
+      }
+    }
+    return { lossSum, correct };
+  }
+
+  /** Runs the layers over n rows; returns the last layer's buffer (Z, or A if applyLast). */
+  private forward(params: Float32Array, x: Float32Array, n: number, applyLast: boolean): Float32Array {
+    const pv = this.viewsOf(params);
+    const last = this.layers.length - 1;
+    let input = x;
+    for (let l = 0; l <= last; l++) {
+      const { fanIn, fanOut } = this.layers[l];
+      const z = this.acts[l];
+      const b = pv[2 * l + 1];
+      for (let r = 0; r < n; r++) z.set(b, r * fanOut);
+      this.kernels.gemm(false, false, n, fanOut, fanIn, input, pv[2 * l], z, true);
+      if (l < last || applyLast) this.ops[l].forward(z, n, fanOut, this.slope);
+      input = z;
+    }
+    return input;
+  }
+
+  /** out[j] = Σ_r d[r][j], summed in row order in double. */
+  private sumRows(d: Float32Array, n: number, cols: number, out: Float32Array): void {
+    const acc = this.colSum;
+    acc.fill(0, 0, cols);
+    for (let r = 0; r < n; r++) {
+      const o = r * cols;
+      for (let j = 0; j < cols; j++) acc[j] += d[o + j];
+    }
+    for (let j = 0; j < cols; j++) out[j] = acc[j];
+  }
+
+  private ensureCapacity(n: number): void {
+    if (n <= this.capacity) return;
+    const k = this.kernels;
+    this.acts = this.layers.map((l) => k.alloc(n * l.fanOut));
+    this.deltaA = k.alloc(n * this.maxWidth);
+    this.deltaB = k.alloc(n * this.maxWidth);
+    this.capacity = n;
+  }
+
+  private viewsOf(buf: Float32Array): Float32Array[] {
+    let v = this.views.get(buf);
+    if (v === undefined) {
+      v = [];
+      for (const l of this.layers) {
+        v.push(buf.subarray(l.wOffset, l.bOffset), buf.subarray(l.bOffset, l.bOffset + l.fanOut));
+      }
+      this.views.set(buf, v);
+    }
+    return v;
+  }
+
+  private check(params: Float32Array, x: Float32Array, y: Float32Array | null, n: number): void {
+    if (!(Number.isInteger(n) && n >= 0)) throw new RangeError(`sample count must be a non-negative integer, got ${n}`);
+    if (params.length !== this.paramCount) {
+      throw new RangeError(`params has ${params.length} entries, the model has ${this.paramCount} parameters`);
+    }
+    if (x.length < n * this.inputs) throw new RangeError(`x has ${x.length} values, ${n} samples need ${n * this.inputs}`);
+    if (y !== null && y.length < n * this.outputs) {
+      throw new RangeError(`y has ${y.length} values, ${n} samples need ${n * this.outputs}`);
+    }
+  }
+}
+
+/** First index of the largest value in v[o … o+len). */
+function argmax(v: Float32Array, o: number, len: number): number {
+  let best = 0;
+  for (let j = 1; j < len; j++) if (v[o + j] > v[o + best]) best = j;
+  return best;
+}
+
+export function createModel(spec: ModelSpec, kernels?: Kernels): Model {
+  return new Model(spec, kernels);
+}

@@ -1,0 +1,189 @@
+/**
+ * Optimizers over the flat parameter buffer. `apply` takes the gradient SUM
+ * of a global batch and its size, so the coordinator can hand over the
+ * all-reduced sum as is:
+ *   g = gradSum / B, then clip g to clipNorm (global L2 norm), then
+ *   sgd       p ← p − lr·(g + wd·p)
+ *   momentum  v ← μv + (g + wd·p);  p ← p − lr·v              (PyTorch form)
+ *   nesterov  v ← μv + (g + wd·p);  p ← p − lr·((g + wd·p) + μv)
+ *   adam      m ← β1·m + (1−β1)·g',  v ← β2·v + (1−β2)·g'²,  g' = g + wd·p
+ *             p ← p − lr·m̂/(√v̂ + ε),  m̂ = m/(1−β1^t),  v̂ = v/(1−β2^t)
+ *   adamw     as adam with g' = g, and p ← p − lr·wd·p decoupled
+ * Per element the arithmetic is double, rounded to float32 once on store.
+ * All optimizer memory is ONE flat Float32Array (`state`): velocity, or m
+ * followed by v, so a checkpoint is that buffer plus the step count.
+ */
+import { powInt, sqrt } from './detmath.js';
+import { clipScale } from './norm.js';
+import { scheduledLr, validateSchedule, type Schedule } from './schedule.js';
+
+export const OPTIMIZERS = ['sgd', 'momentum', 'nesterov', 'adam', 'adamw'] as const;
+export type OptimizerKind = (typeof OPTIMIZERS)[number];
+
+export interface OptimizerConfig {
+  kind: OptimizerKind;
+  lr: number;
+  /** momentum/nesterov; default 0.9 */
+  momentum?: number;
+  /** adam/adamw; defaults 0.9, 0.999, 1e-8 */
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** L2 added to the gradient (sgd, momentum, nesterov, adam) or decoupled (adamw); default 0 */
+  weightDecay?: number;
+  /** Clip the mean gradient's global L2 norm to this. */
+  clipNorm?: number;
+  schedule?: Schedule;
+  warmupSteps?: number;
+}
+
+export interface OptimizerState {
+  state: Float32Array;
+  /** Steps taken. */
+  t: number;
+}
+
+/** Length of the state buffer for `kind` over `paramCount` parameters. */
+export function optimizerStateSize(kind: OptimizerKind, paramCount: number): number {
+  if (kind === 'sgd') return 0;
+  if (kind === 'momentum' || kind === 'nesterov') return paramCount;
+  return 2 * paramCount;
+}
+
+function inUnit(v: number | undefined): boolean {
+  return v === undefined || (typeof v === 'number' && v >= 0 && v < 1);
+}
+
+/** Throws an Error with a one-line reason if `cfg` is unusable. */
+export function validateOptimizerConfig(cfg: OptimizerConfig): void {
+  if (typeof cfg !== 'object' || cfg === null) throw new Error('optimizer config must be an object');
+  if (!(OPTIMIZERS as readonly string[]).includes(cfg.kind)) {
+    throw new Error(`optimizer kind must be one of ${OPTIMIZERS.join(', ')}, got ${String(cfg.kind)}`);
+  }
+  if (!(typeof cfg.lr === 'number' && cfg.lr >= 0 && Number.isFinite(cfg.lr))) {
+    throw new Error(`optimizer lr must be a finite non-negative number, got ${String(cfg.lr)}`);
+  }
+  if (!inUnit(cfg.momentum)) throw new Error(`optimizer momentum must be in [0, 1), got ${String(cfg.momentum)}`);
+  if (!inUnit(cfg.beta1)) throw new Error(`optimizer beta1 must be in [0, 1), got ${String(cfg.beta1)}`);
+  if (!inUnit(cfg.beta2)) throw new Error(`optimizer beta2 must be in [0, 1), got ${String(cfg.beta2)}`);
+  if (cfg.eps !== undefined && !(typeof cfg.eps === 'number' && cfg.eps > 0)) {
+    throw new Error(`optimizer eps must be positive, got ${String(cfg.eps)}`);
+  }
+  if (cfg.weightDecay !== undefined && !(typeof cfg.weightDecay === 'number' && cfg.weightDecay >= 0 && Number.isFinite(cfg.weightDecay))) {
+    throw new Error(`optimizer weightDecay must be a finite non-negative number, got ${String(cfg.weightDecay)}`);
+  }
+  if (cfg.clipNorm !== undefined && !(typeof cfg.clipNorm === 'number' && cfg.clipNorm > 0)) {
+    throw new Error(`optimizer clipNorm must be positive, got ${String(cfg.clipNorm)}`);
+  }
+  if (cfg.warmupSteps !== undefined && !(Number.isInteger(cfg.warmupSteps) && cfg.warmupSteps >= 0)) {
+    throw new Error(`optimizer warmupSteps must be a non-negative integer, got ${String(cfg.warmupSteps)}`);
+  }
+  if (cfg.schedule !== undefined) validateSchedule(cfg.schedule);
+}
+
+export class Optimizer {
+  readonly config: OptimizerConfig;
+  readonly paramCount: number;
+  /** velocity (momentum, nesterov) or m then v (adam, adamw); empty for sgd */
+  state: Float32Array;
+  /** steps taken */
+  t = 0;
+
+  constructor(cfg: OptimizerConfig, paramCount: number) {
+    validateOptimizerConfig(cfg);
+    if (!(Number.isInteger(paramCount) && paramCount >= 0)) {
+      throw new RangeError(`paramCount must be a non-negative integer, got ${paramCount}`);
+    }
+    this.config = { ...cfg };
+    this.paramCount = paramCount;
+    this.state = new Float32Array(optimizerStateSize(cfg.kind, paramCount));
+  }
+
+  /** The learning rate step t (0-based) is taken with. */
+  lrAt(t: number): number {
+    return scheduledLr(this.config.lr, t, this.config.schedule, this.config.warmupSteps);
+  }
+
+  /** One step from the gradient SUM over batchSize samples; updates params in place. */
+  apply(params: Float32Array, gradSum: Float32Array, batchSize: number): void {
+    const P = this.paramCount;
+    if (params.length !== P) throw new RangeError(`params has ${params.length} entries, the optimizer was built for ${P}`);
+    if (gradSum.length !== P) throw new RangeError(`gradient has ${gradSum.length} entries, the optimizer was built for ${P}`);
+    if (!(Number.isInteger(batchSize) && batchSize > 0)) {
+      throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+    }
+    const c = this.config;
+    const lr = this.lrAt(this.t);
+    const wd = c.weightDecay ?? 0;
+    const B = batchSize;
+    let clip = 1;
+    if (c.clipNorm !== undefined) {
+      let sum = 0;
+      for (let i = 0; i < P; i++) {
+        const g = gradSum[i] / B;
+        sum += g * g;
+      }
+      clip = clipScale(sqrt(sum), c.clipNorm);
+    }
+    const s = this.state;
+    switch (c.kind) {
+      case 'sgd':
+        for (let i = 0; i < P; i++) {
+          let g = (gradSum[i] / B) * clip;
+          if (wd !== 0) g += wd * params[i];
+          params[i] = params[i] - lr * g;
+        }
+        break;
+      case 'momentum':
+      case 'nesterov': {
+        const mu = c.momentum ?? 0.9;
+        const nesterov = c.kind === 'nesterov';
+        for (let i = 0; i < P; i++) {
+          let g = (gradSum[i] / B) * clip;
+          if (wd !== 0) g += wd * params[i];
+          const v = mu * s[i] + g;
+          s[i] = v;
+          params[i] = params[i] - lr * (nesterov ? g + mu * v : v);
+        }
+        break;
+      }
+      case 'adam':
+      case 'adamw': {
+        const b1 = c.beta1 ?? 0.9;
+        const b2 = c.beta2 ?? 0.999;
+        const eps = c.eps ?? 1e-8;
+        const decoupled = c.kind === 'adamw';
+        const bc1 = 1 - powInt(b1, this.t + 1);
+        const bc2 = 1 - powInt(b2, this.t + 1);
+        const shrink = decoupled ? 1 - lr * wd : 1;
+        for (let i = 0; i < P; i++) {
+          const p = params[i];
+          let g = (gradSum[i] / B) * clip;
+          if (!decoupled && wd !== 0) g += wd * p;
+          const m = b1 * s[i] + (1 - b1) * g;
+          const v = b2 * s[P + i] + (1 - b2) * g * g;
+          s[i] = m;
+          s[P + i] = v;
+          params[i] = p * shrink - (lr * (m / bc1)) / (sqrt(v / bc2) + eps);
+        }
+        break;
+      }
+    }
+    this.t++;
+  }
+
+  /** A copy of the state buffer and step count, for checkpoints. */
+  getState(): OptimizerState {
+    return { state: this.state.slice(), t: this.t };
+  }
+
+  /** Restores what getState returned (copies it in). */
+  setState(st: OptimizerState): void {
+    if (st.state.length !== this.state.length) {
+      throw new RangeError(`optimizer state has ${st.state.length} entries, ${this.config.kind} over ${this.paramCount} parameters needs ${this.state.length}`);
+    }
+    if (!(Number.isInteger(st.t) && st.t >= 0)) throw new RangeError(`optimizer step count must be a non-negative integer, got ${st.t}`);
+    this.state.set(st.state);
+    this.t = st.t;
+  }
+}

@@ -1,0 +1,31 @@
+import { createModel, type Model, type ModelSpec } from '@gradmesh/core';
+import { decodeDatasetBinary, type Dataset } from '@gradmesh/data';
+import { loadDataset } from '@gradmesh/data/node';
+import type { Rows } from '../shard-engine.js';
+
+/** Everything a thread or process needs to compute gradients, as plain data it can be sent. */
+export interface ContextSpec {
+  dataset: string;
+  label?: string;
+  /** The dataset as GMDS bytes (downloaded once from the coordinator), shared by all threads. */
+  datasetBytes?: SharedArrayBuffer;
+  spec: ModelSpec;
+  kernels?: string;
+}
+
+export interface ComputeContext {
+  model: Model;
+  dataset: Dataset;
+  data: Rows;
+}
+
+export async function buildContext(c: ContextSpec): Promise<ComputeContext> {
+  const dataset = c.datasetBytes
+    ? decodeDatasetBinary(new Uint8Array(c.datasetBytes))
+    : await loadDataset(c.dataset, c.label === undefined ? {} : { label: c.label });
+  const model = createModel(c.spec);
+  if (model.inputs !== dataset.inputs || model.outputs !== dataset.outputs) {
+    throw new Error(`model ${model.inputs}→${model.outputs} does not fit dataset ${dataset.name} (${dataset.inputs}→${dataset.outputs})`);
+  }
+  return { model, dataset, data: dataset.train };
+}

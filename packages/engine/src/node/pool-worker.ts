@@ -1,0 +1,34 @@
+import { workerData } from 'node:worker_threads';
+import { ShardEngine } from '../shard-engine.js';
+import { buildContext, type ComputeContext, type ContextSpec } from './context.js';
+
+export interface PoolTask {
+  step: number;
+  batch: number;
+  microBatch: number;
+  mbLo: number;
+  mbHi: number;
+  indices: Uint32Array;
+  out: SharedArrayBuffer;
+}
+
+export interface PoolReply {
+  nodes: Array<{ lo: number; hi: number; loss: number }>;
+}
+
+const { context, paramsSab } = workerData as { context: ContextSpec; paramsSab: SharedArrayBuffer };
+const params = new Float32Array(paramsSab);
+// Loaded once per thread on its first task, not per step. (Not top-level await:
+// piscina's loader cannot import a TypeScript module that uses it under tsx.)
+let ready: Promise<{ ctx: ComputeContext; engine: ShardEngine }> | undefined;
+
+export default async function run(task: PoolTask): Promise<PoolReply> {
+  ready ??= buildContext(context).then((ctx) => ({ ctx, engine: new ShardEngine(ctx.model, ctx.data) }));
+  const { ctx, engine } = await ready;
+  const { nodes } = engine.compute(params, task);
+  const p = ctx.model.paramCount;
+  const out = new Float32Array(task.out);
+  if (nodes.length * p > out.length) throw new Error(`output slot too small for ${nodes.length} nodes`);
+  nodes.forEach((n, i) => out.set(n.grad, i * p));
+  return { nodes: nodes.map((n) => ({ lo: n.lo, hi: n.hi, loss: n.loss })) };
+}

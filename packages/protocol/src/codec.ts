@@ -1,0 +1,148 @@
+import { Packr } from 'msgpackr';
+import type { z } from 'zod';
+import { errorText, type ErrorCode } from './errors.js';
+import { scanFrame } from './frame-scan.js';
+import { MAX_DEPTH } from './limits.js';
+import { clientMessageSchema, messageSchema, serverMessageSchema, type ClientMessage, type Message, type ServerMessage } from './messages.js';
+import { bytesOf } from './typed-arrays.js';
+import { PROTOCOL_VERSION } from './version.js';
+
+/**
+ * One msgpackr instance for both directions, configured for untrusted input:
+ * - useRecords: false — no record structures; the peer cannot define how
+ *   later bytes decode (the frame scan also refuses the record extension);
+ * - structuredClone: false — no id/pointer references (shared or cyclic objects);
+ * - mapsAsObjects: true — maps decode to plain objects; msgpackr renames a
+ *   `__proto__` key to `__proto_`, so no decoded object gets a chosen
+ *   prototype and Object.prototype is never written (tested);
+ * - moreTypes/bundleStrings: false — nothing beyond plain MessagePack is written;
+ * - int64AsType: 'number' — 64-bit ints decode to numbers; above 2^53 they
+ *   are inexact and the schemas' safe-integer bounds refuse them.
+ * msgpackr has no depth limit; the frame scan bounds it.
+ */
+const packr = new Packr({
+  useRecords: false,
+  structuredClone: false,
+  mapsAsObjects: true,
+  moreTypes: false,
+  bundleStrings: false,
+  variableMapSize: true,
+  int64AsType: 'number',
+});
+
+export type DecodeResult<T> = { ok: true; msg: T } | { ok: false; code: ErrorCode; message: string };
+
+/**
+ * One frame. Typed-array fields become bin holding their bytes (views, not
+ * copies, until msgpackr writes them into the frame: one memcpy each).
+ * Undefined optional fields are left out (msgpackr would write an extension).
+ * The input is trusted to match its type; decoding is where checking happens.
+ * The result stays valid: msgpackr never writes over a frame it returned.
+ */
+export function encode(msg: Message): Uint8Array {
+  const wire: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(msg)) {
+    if (value === undefined) continue;
+    wire[key] = ArrayBuffer.isView(value) ? bytesOf(value) : value;
+  }
+  const frame = packr.pack(wire);
+  // In Node msgpackr returns a Buffer; the API promises a plain Uint8Array.
+  return new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
+}
+
+/**
+ * A frame from the coordinator. Never throws. Typed arrays in the result are
+ * views of `bytes` when aligned, so the caller must not reuse that buffer.
+ */
+export function decodeServerMessage(bytes: Uint8Array | ArrayBuffer): DecodeResult<ServerMessage> {
+  return decodeWith(serverMessageSchema, bytes);
+}
+
+/**
+ * A frame from a client. Never throws. A hello naming another protocol
+ * version is PROTOCOL_MISMATCH even when the rest of it would not validate:
+ * a newer client may well send fields this version does not know.
+ */
+export function decodeClientMessage(bytes: Uint8Array | ArrayBuffer): DecodeResult<ClientMessage> {
+  return decodeWith(clientMessageSchema, bytes, (value) => {
+    if (isObject(value) && value.type === 'hello' && value.protocol !== PROTOCOL_VERSION) {
+      const theirs = typeof value.protocol === 'number' ? `version ${value.protocol}` : 'no version';
+      return fail('PROTOCOL_MISMATCH', `client speaks ${theirs}, coordinator speaks version ${PROTOCOL_VERSION}`);
+    }
+    return undefined;
+  });
+}
+
+/** Either direction: for tools and relays that see both. Never throws. */
+export function decode(bytes: Uint8Array | ArrayBuffer): DecodeResult<Message> {
+  return decodeWith(messageSchema, bytes);
+}
+
+/**
+ * The plain value in a frame, before any schema: a fresh plain Uint8Array
+ * view is handed to msgpackr (so bin comes back as Uint8Array, never Buffer,
+ * and msgpackr's cached `dataView` property lands on our view, not the
+ * caller's), after the frame scan has vetted it.
+ */
+export function unpackFrame(input: Uint8Array | ArrayBuffer): DecodeResult<unknown> {
+  let bytes: Uint8Array;
+  if (input instanceof Uint8Array) bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  // By tag, not instanceof: an ArrayBuffer from another realm (iframe, vm) is still one.
+  else if (Object.prototype.toString.call(input) === '[object ArrayBuffer]') bytes = new Uint8Array(input);
+  else return fail('BAD_FRAME', 'expected binary data');
+  const problem = scanFrame(bytes, MAX_DEPTH);
+  if (problem !== undefined) return fail('BAD_FRAME', problem);
+  try {
+    return { ok: true, msg: packr.unpack(bytes) as unknown };
+  } catch (error) {
+    return fail('BAD_FRAME', oneLine(error instanceof Error ? error.message : String(error)));
+  }
+}
+
+function decodeWith<T>(
+  schema: z.ZodType<T>,
+  input: Uint8Array | ArrayBuffer,
+  precheck?: (value: unknown) => DecodeResult<T> | undefined,
+): DecodeResult<T> {
+  const frame = unpackFrame(input);
+  if (!frame.ok) return frame;
+  return precheck?.(frame.msg) ?? validate(schema, frame.msg);
+}
+
+function validate<T>(schema: z.ZodType<T>, value: unknown): DecodeResult<T> {
+  try {
+    const result = schema.safeParse(value);
+    if (result.success) return { ok: true, msg: result.data };
+    return fail('BAD_MESSAGE', describeIssue(result.error.issues[0], value));
+  } catch (error) {
+    // safeParse does not throw for data; this guards the promise that decode never does.
+    return fail('BAD_MESSAGE', oneLine(error instanceof Error ? error.message : String(error)));
+  }
+}
+
+/** "task.mbHi: is below mbLo": the message type, the field path, what is wrong. */
+function describeIssue(issue: z.core.$ZodIssue | undefined, value: unknown): string {
+  if (issue === undefined) return 'invalid';
+  const type = isObject(value) ? value.type : undefined;
+  let what: string;
+  if (issue.code === 'invalid_union' && issue.path.length === 1 && issue.path[0] === 'type') {
+    const expected = (issue as { options?: unknown[] }).options?.join(' | ') ?? 'a known type';
+    const got = typeof type === 'string' ? `unknown message type '${clip(type, 32)}'` : 'missing or not a string';
+    return clip(oneLine(`type: ${got} (expected ${expected})`), 300);
+  }
+  if (issue.code === 'unrecognized_keys') what = `unknown field ${issue.keys.map((k) => `'${clip(k, 32)}'`).join(', ')}`;
+  else what = issue.message;
+  const path = [typeof type === 'string' ? clip(type, 32) : 'message', ...issue.path.map(String)].join('.');
+  return clip(oneLine(`${path}: ${what}`), 300);
+}
+
+function fail(code: ErrorCode, detail: string): { ok: false; code: ErrorCode; message: string } {
+  return { ok: false, code, message: errorText(code, detail) };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
+const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);

@@ -1,0 +1,119 @@
+import fc from 'fast-check';
+import { ERROR_CODES, PROTOCOL_VERSION, type Message } from '../src/index.js';
+
+/** Every 32-bit pattern, so NaN payloads, -0, subnormals and infinities all occur. */
+export const float32Bits = (maxLength: number) =>
+  fc.uint32Array({ maxLength }).map((bits) => new Float32Array(bits.buffer, 0, bits.length));
+
+export const float64Bits = (maxLength: number) =>
+  fc.uint32Array({ maxLength: 2 * maxLength }).map((bits) => {
+    const even = bits.length - (bits.length % 2);
+    return new Float64Array(bits.buffer, 0, even / 2);
+  });
+
+const name = fc.string({ minLength: 1, maxLength: 64 });
+const text = fc.string({ unit: 'binary', maxLength: 200 });
+const counter = fc.nat({ max: Number.MAX_SAFE_INTEGER });
+const ms = fc.double({ min: 0, max: 1e6, noNaN: true });
+
+export const hello = fc.record(
+  {
+    type: fc.constant('hello' as const),
+    protocol: fc.constant(PROTOCOL_VERSION),
+    name,
+    kind: fc.constantFrom('node' as const, 'browser' as const),
+    threads: fc.integer({ min: 1, max: 1024 }),
+    speed: fc.double({ min: 0, max: 1e9, noNaN: true }),
+  },
+  { requiredKeys: ['type', 'protocol', 'name', 'kind', 'threads'] },
+);
+
+export const gradient = fc
+  .record({ nodeCount: fc.integer({ min: 1, max: 5 }), paramCount: fc.integer({ min: 0, max: 40 }) })
+  .chain(({ nodeCount, paramCount }) =>
+    fc.record({
+      type: fc.constant('gradient' as const),
+      step: counter,
+      taskId: counter,
+      samples: fc.integer({ min: 0, max: 1 << 20 }),
+      computeMs: ms,
+      nodes: fc.uint32Array({ minLength: 2 * nodeCount, maxLength: 2 * nodeCount }),
+      losses: float64Bits(nodeCount).filter((a) => a.length === nodeCount),
+      grad: fc
+        .uint32Array({ minLength: nodeCount * paramCount, maxLength: nodeCount * paramCount })
+        .map((bits) => new Float32Array(bits.buffer)),
+    }),
+  );
+
+export const leave = fc.record({ type: fc.constant('leave' as const), reason: text }, { requiredKeys: ['type'] });
+
+export const error = fc.record(
+  {
+    type: fc.constant('error' as const),
+    code: fc.constantFrom(...ERROR_CODES),
+    message: text,
+    fatal: fc.boolean(),
+    taskId: counter,
+  },
+  { requiredKeys: ['type', 'code', 'message', 'fatal'] },
+);
+
+const json = fc.jsonValue({ maxDepth: 3 });
+
+export const welcome = fc.record({
+  type: fc.constant('welcome' as const),
+  workerId: name,
+  run: fc
+    .record(
+      {
+        runId: name,
+        dataset: name,
+        datasetUrl: fc.option(fc.webUrl(), { nil: null }),
+        spec: fc.dictionary(fc.string({ maxLength: 10 }), json, { maxKeys: 5 }),
+        paramCount: fc.integer({ min: 1, max: 1 << 20 }),
+        batch: fc.integer({ min: 1, max: 4096 }),
+        microBatch: fc.integer({ min: 1, max: 4096 }),
+        seed: counter,
+        kernels: name,
+      },
+      { requiredKeys: ['runId', 'dataset', 'datasetUrl', 'spec', 'paramCount', 'batch', 'microBatch', 'seed'] },
+    )
+    .map((run) => ({ ...run, microBatch: Math.min(run.microBatch, run.batch) })),
+});
+
+export const params = fc.record({ type: fc.constant('params' as const), version: counter, params: float32Bits(300) });
+
+export const task = fc
+  .record({
+    type: fc.constant('task' as const),
+    step: counter,
+    taskId: counter,
+    paramsVersion: counter,
+    batch: fc.integer({ min: 1, max: 100000 }),
+    mbLo: fc.nat({ max: 1000 }),
+    span: fc.nat({ max: 1000 }),
+    indices: fc.uint32Array({ maxLength: 300 }),
+  })
+  .map(({ span, ...t }) => ({ ...t, mbHi: t.mbLo + span }));
+
+export const done = fc.record({ type: fc.constant('done' as const), reason: text });
+
+export const anyMessage: fc.Arbitrary<Message> = fc.oneof(hello, gradient, leave, error, welcome, params, task, done);
+
+/** Equal, with typed arrays compared by type and bytes (NaN payloads and -0 included). */
+export function sameMessage(actual: unknown, expected: unknown): boolean {
+  if (ArrayBuffer.isView(expected)) {
+    if (!ArrayBuffer.isView(actual) || actual.constructor !== expected.constructor) return false;
+    const a = new Uint8Array(actual.buffer, actual.byteOffset, actual.byteLength);
+    const b = new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength);
+    return a.length === b.length && a.every((x, i) => x === b[i]);
+  }
+  if (typeof expected === 'object' && expected !== null) {
+    if (typeof actual !== 'object' || actual === null) return false;
+    const ek = Object.keys(expected);
+    const ak = Object.keys(actual);
+    if (ek.length !== ak.length) return false;
+    return ek.every((k) => sameMessage((actual as Record<string, unknown>)[k], (expected as Record<string, unknown>)[k]));
+  }
+  return Object.is(actual, expected);
+}
