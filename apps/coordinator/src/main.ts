@@ -1,12 +1,14 @@
 import { trainCommand } from './commands/train.js';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { workerCommand } from './commands/worker.js';
+import { predictCommand } from './commands/predict.js';
 import { UsageError, RunError } from './errors.js';
 
 const commands: Record<string, { run: (argv: string[]) => Promise<number>; summary: string }> = {
   coordinator: { run: coordinatorCommand, summary: 'serve a run: workers and browsers join, one synchronous step per global batch' },
   worker: { run: workerCommand, summary: 'join a coordinator and compute gradients on all cores' },
   train: { run: trainCommand, summary: 'train a model in this process (worker threads on all cores)' },
+  predict: { run: predictCommand, summary: 'evaluate a saved model on a dataset, or predict rows of a CSV file' },
   start: {
     run: (argv) => coordinatorCommand(['--dataset', 'mnist', '--save', 'gradmesh-mnist.gmsh', ...argv]),
     summary: 'the default: a coordinator with one local worker training MNIST (what `pnpm start` runs)',

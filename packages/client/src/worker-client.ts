@@ -237,7 +237,7 @@ export class WorkerClient {
     if (!result.ok) {
       // Answer as the coordinator answers us: a typed error, and carry on.
       this.#log(`dropped a frame: ${result.message}`);
-      this.#send(errorMessage(result.code, result.message.replace(`${ERRORS[result.code].message}: `, '')));
+      this.#send(errorMessage(result.code, result.message));
       return;
     }
     const msg: ServerMessage = result.msg;

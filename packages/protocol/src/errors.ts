@@ -44,10 +44,15 @@ export function errorCodeForClose(closeCode: number): ErrorCode | undefined {
   return byClose.get(closeCode);
 }
 
-/** "Default message: detail", or the default alone. */
+/**
+ * "Default message: detail", or the default alone. A detail that already
+ * starts with the default (a decode failure's message, passed on as is) is
+ * not prefixed twice.
+ */
 export function errorText(code: ErrorCode, detail?: string): string {
   const base = ERRORS[code].message;
-  return detail === undefined || detail === '' ? base : `${base}: ${detail}`;
+  if (detail === undefined || detail === '') return base;
+  return detail.startsWith(base) ? detail : `${base}: ${detail}`;
 }
 
 /**

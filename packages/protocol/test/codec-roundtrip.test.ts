@@ -68,6 +68,14 @@ describe('round trip', () => {
     expect(g.type === 'gradient' && new Uint32Array(g.losses.slice().buffer)).toEqual(bits64);
   });
 
+  test('a frame stays valid after later encodes (msgpackr reuses its buffer, but never rewinds over a returned frame)', () => {
+    const first = encode({ type: 'params', version: 1, params: new Float32Array(1000).fill(1) });
+    const copy = first.slice();
+    for (let i = 0; i < 50; i++) encode({ type: 'params', version: i, params: new Float32Array(5000).fill(i) });
+    expect(first).toEqual(copy);
+    expect(first.constructor).toBe(Uint8Array); // not a Node Buffer
+  });
+
   test('optional fields left undefined are omitted, not sent as an extension', () => {
     const msg = { type: 'leave', reason: undefined } as unknown as Message;
     expect(roundTrip(msg)).toEqual({ type: 'leave' });

@@ -152,6 +152,14 @@ describe('error table', () => {
     expect(errorMessage('INTERNAL', 'x'.repeat(5000)).message.length).toBe(1024);
   });
 
+  test('a decode failure passed to errorMessage keeps its message, without a doubled prefix', () => {
+    const r = decodeClientMessage(wire({ ...hello, threads: 0 }));
+    if (r.ok) throw new Error('expected a failure');
+    const m = errorMessage(r.code, r.message);
+    expect(m.message).toBe(r.message);
+    expect(m.message.split(ERRORS.BAD_MESSAGE.message).length).toBe(2);
+  });
+
   test('ProtocolError carries the code, close code and retry flag', () => {
     const e = new ProtocolError('UNAUTHORIZED', 'bad token');
     expect(e).toBeInstanceOf(Error);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import { createModel, Optimizer, Rng, encodeModel } from '@gradmesh/core';
 import { batchIndices, encodeDatasetBinary, stepsPerEpoch } from '@gradmesh/data';
 import { maxFrameBytes } from '../coordinator/limits.js';
@@ -34,6 +35,7 @@ const options: Options = {
   'deadline-floor': { type: 'string', valueName: 'MS', help: 'straggler deadline floor in ms (default 2000); the deadline is max(floor, 5 × recent step time)' },
   'heartbeat-ms': { type: 'string', valueName: 'MS', help: 'ping interval; a silent connection is dropped within two (default 10000)' },
   'ledger-out': { type: 'string', valueName: 'FILE', help: 'write the (step, shard, worker) ledger as JSON lines' },
+  'step-delay': { type: 'string', valueName: 'MS', help: 'pause between steps (to watch a run on the dashboard; default 0)' },
   'keep-open': { type: 'boolean', help: 'keep serving the dashboard after the run ends (until Ctrl-C)' },
 };
 
@@ -69,6 +71,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   const workerTimeoutMs = 1000 * flag('worker-timeout', str('worker-timeout') ?? '300', positiveNumber, 'a positive number of seconds');
   const deadlineFloorMs = flag('deadline-floor', str('deadline-floor') ?? '2000', positiveNumber, 'a positive number of milliseconds');
   const heartbeatMs = flag('heartbeat-ms', str('heartbeat-ms') ?? '10000', positiveNumber, 'a positive number of milliseconds');
+  const stepDelayMs = flag('step-delay', str('step-delay') ?? '0', z.string().regex(/^\d+$/).transform(Number), 'a non-negative number of milliseconds');
   const progress = new Progress(process.stderr, Boolean(v.quiet));
 
   const datasetArg = str('dataset') ?? 'mnist';
@@ -144,7 +147,10 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   }
   const wsUrl = `${base.replace(/^http/, 'ws')}/ws`;
   run.datasetUrl = `${base}/dataset.bin`;
-  const t0 = performance.now();
+  let t0 = performance.now();
+  coord.once('start', () => {
+    t0 = performance.now();
+  });
   let lastTest = { loss: NaN, accuracy: NaN, step: -1 };
   const status = (): unknown => statusJson(coord, cfg, { startedAt: t0, test: lastTest, url: base });
   server.snapshot = () => ({ type: 'snapshot', status: status(), config: cfg });
@@ -204,6 +210,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
       }
       server.broadcastFeed({ type: 'step', report: r, status: status() });
       if (ckptDir && done % ckptEvery === 0) checkpoint();
+      if (stepDelayMs > 0) await new Promise((res) => setTimeout(res, stepDelayMs));
     });
   } catch (err) {
     if (err instanceof WorkerTimeoutError) {

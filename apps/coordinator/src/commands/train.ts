@@ -143,7 +143,7 @@ async function runTraining(
   };
   const savePath = v.save as string | undefined;
   if (savePath) {
-    writeFileAtomic(savePath, encodeModel({ spec: cfg.spec, params, optimizer: { config: cfg.optimizer, ...optimizer.getState() }, meta: { config: cfg } }));
+    writeFileAtomic(savePath, encodeModel({ spec: cfg.spec, params, optimizer: { config: cfg.optimizer, ...optimizer.getState() }, meta: { config: cfg, ...(ds.classes ? { classes: ds.classes } : {}) } }));
     summary.saved = savePath;
   }
   if (metrics) {

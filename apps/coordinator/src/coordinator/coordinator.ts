@@ -134,7 +134,7 @@ export class Coordinator extends EventEmitter {
       kind: hello.kind,
       threads: hello.threads,
       handle,
-      speed: hello.speed && hello.speed > 0 ? hello.speed : 1000 * hello.threads,
+      speed: hello.speed && hello.speed > 0 ? hello.speed : this.typicalSpeed(hello.threads),
       samplesDone: 0,
       stepsDone: 0,
       joinedAt: Date.now(),
@@ -150,6 +150,16 @@ export class Coordinator extends EventEmitter {
     // A step that is waiting for anyone to take orphaned work can use this worker now.
     if (this.current && this.unassigned.length > 0) this.assignUnassigned();
     return m;
+  }
+
+  /**
+   * A newcomer's first share: the median speed of the others per thread, so it
+   * gets a fair slice to be measured on (a guess far below the others would
+   * round its share to zero and it would never be measured at all).
+   */
+  private typicalSpeed(threads: number): number {
+    const per = [...this.members.values()].map((m) => m.speed / m.threads).sort((a, b) => a - b);
+    return per.length ? per[per.length >> 1]! * threads : 1000 * threads;
   }
 
   /** A worker left or its connection dropped: its unfinished work is reassigned within the step. */
@@ -237,6 +247,7 @@ export class Coordinator extends EventEmitter {
   async run(onStep?: (r: StepReport) => Promise<void> | void): Promise<void> {
     await this.waitForWorkers(this.opts.minWorkers);
     this.state = 'training';
+    this.emit('start');
     while (this.step < this.opts.totalSteps && !this.stopped) {
       const report = await this.runStep();
       if (this.stopped) break;

@@ -232,7 +232,11 @@ export class CoordinatorServer {
         const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
         const r = decodeClientMessage(bytes as Uint8Array);
         if (!r.ok) {
-          handle.send(errorMessage(r.code, r.message));
+          // Before hello, or for a fatal code (a protocol mismatch), the connection ends; otherwise the frame is dropped.
+          const prefix = `${ERRORS[r.code].message}: `;
+          const detail = r.message.startsWith(prefix) ? r.message.slice(prefix.length) : r.message;
+          if (!member || ERRORS[r.code].fatal) fail(r.code, detail);
+          else handle.send(errorMessage(r.code, detail));
           return;
         }
         const msg = r.msg;
