@@ -15,7 +15,13 @@ export function parseFlags(argv: string[], options: Options): Record<string, str
     return values as Record<string, string | boolean | undefined>;
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    const msg = (err as Error).message.split('\n')[0]!.replace(/^Unknown option '(.*)'.*/, 'unknown flag $1; see --help');
+    const msg = (err as Error).message.split('\n')[0]!;
+    const unknown = /^Unknown option '([^']*)'/.exec(msg);
+    if (unknown) throw new UsageError(`unknown flag ${unknown[1]}; see --help`);
+    const ambiguous = /^Option '([^']*)' argument is ambiguous/.exec(msg);
+    if (ambiguous) throw new UsageError(`${ambiguous[1]}: a value starting with "-" must be written as ${ambiguous[1]}=VALUE`);
+    const missing = /^Option '([^']*)' argument missing/.exec(msg);
+    if (missing) throw new UsageError(`${missing[1]!.replace(/^-\w, /, '').split(' ')[0]}: a value is required`);
     throw new UsageError(msg.replace(/\. To specify a positional.*/, ''));
   }
 }

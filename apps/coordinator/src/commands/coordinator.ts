@@ -251,7 +251,8 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   server.broadcastFeed({ type: 'done', summary, status: status() });
   coord.finish(`run finished after ${cfg.steps} steps`);
   if (metrics) {
-    metrics.write(`${JSON.stringify(summary)}\n`);
+    const { saved: _saved, ...line } = summary;
+    metrics.write(`${JSON.stringify(line)}\n`);
     await new Promise<void>((res) => metrics!.end(() => res()));
   }
   if (v.json) process.stdout.write(`${JSON.stringify(summary)}\n`);

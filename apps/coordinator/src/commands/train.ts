@@ -147,7 +147,8 @@ async function runTraining(
     summary.saved = savePath;
   }
   if (metrics) {
-    metrics.write(`${JSON.stringify(summary)}\n`);
+    const { saved: _saved, ...line } = summary;
+    metrics.write(`${JSON.stringify(line)}\n`);
     await new Promise<void>((res, rej) => metrics!.end((err?: Error | null) => (err ? rej(err) : res())));
   }
   if (v.json) process.stdout.write(`${JSON.stringify(summary)}\n`);

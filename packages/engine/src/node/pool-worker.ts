@@ -22,7 +22,11 @@ const params = new Float32Array(paramsSab);
 // piscina's loader cannot import a TypeScript module that uses it under tsx.)
 let ready: Promise<{ ctx: ComputeContext; engine: ShardEngine }> | undefined;
 
+// Fault injection for tests: GRADMESH_FAULT_THREAD_STEP=N makes a thread throw at step N.
+const faultStep = process.env.GRADMESH_FAULT_THREAD_STEP === undefined ? -1 : Number(process.env.GRADMESH_FAULT_THREAD_STEP);
+
 export default async function run(task: PoolTask): Promise<PoolReply> {
+  if (task.step === faultStep) throw new Error(`injected fault at step ${task.step} (GRADMESH_FAULT_THREAD_STEP)`);
   ready ??= buildContext(context).then((ctx) => ({ ctx, engine: new ShardEngine(ctx.model, ctx.data) }));
   const { ctx, engine } = await ready;
   const { nodes } = engine.compute(params, task);
