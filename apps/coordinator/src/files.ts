@@ -7,12 +7,18 @@ import { dirname, basename, join } from 'node:path';
  * rename, fsync of the directory. A crash leaves the old file or the new one,
  * never half of one.
  */
-export function writeFileAtomic(path: string, data: Uint8Array | string): void {
+export function writeFileAtomic(path: string, data: Uint8Array | string, afterPartialWrite?: () => void): void {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
   const fd = openSync(tmp, 'w', 0o644);
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
+    if (afterPartialWrite) {
+      // Fault injection: stop half-way through (tests kill the process here).
+      const half = bytes.length >> 1;
+      while (off < half) off += writeSync(fd, bytes, off, half - off);
+      afterPartialWrite();
+    }
     while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
     fsyncSync(fd);
   } catch (err) {

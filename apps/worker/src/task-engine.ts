@@ -5,6 +5,9 @@ import { modelSpecSchema, type RunInfo, type TaskMessage } from '@gradmesh/proto
 import type { TaskEngine } from '@gradmesh/client';
 import { packNodes } from '@gradmesh/engine';
 
+/** Test hook: GRADMESH_FAULT_GRAD_SCALE=-1000 makes this worker send its gradients scaled (a hostile worker). */
+const hostileScale = Number(process.env.GRADMESH_FAULT_GRAD_SCALE ?? 1);
+
 /**
  * The Node worker's engine: the run's dataset downloaded once from the
  * coordinator into shared memory, and a thread pool (or one thread) computing
@@ -63,7 +66,14 @@ export class NodeTaskEngine implements TaskEngine {
       mbHi: task.mbHi,
       indices: task.indices,
     });
-    return { ...packNodes(r.nodes, run.paramCount), samples: r.samples, computeMs: r.computeMs };
+    const packed = packNodes(r.nodes, run.paramCount);
+    if (hostileScale !== 1) {
+      // Fault injection for robustness tests: behave like a hostile worker.
+      const g = packed.grad.slice();
+      for (let i = 0; i < g.length; i++) g[i] *= hostileScale;
+      packed.grad = g;
+    }
+    return { ...packed, samples: r.samples, computeMs: r.computeMs };
   }
 
   async close(): Promise<void> {

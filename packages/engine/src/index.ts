@@ -6,3 +6,4 @@ export * from './shard-engine.js';
 export * from './local-engine.js';
 export * from './trainer.js';
 export * from './wire.js';
+export * from './robust.js';

@@ -35,6 +35,8 @@ const options: Options = {
   'deadline-floor': { type: 'string', valueName: 'MS', help: 'straggler deadline floor in ms (default 2000); the deadline is max(floor, 5 × recent step time)' },
   'heartbeat-ms': { type: 'string', valueName: 'MS', help: 'ping interval; a silent connection is dropped within two (default 10000)' },
   'ledger-out': { type: 'string', valueName: 'FILE', help: 'write the (step, shard, worker) ledger as JSON lines' },
+  aggregate: { type: 'string', valueName: 'MODE', help: 'mean (exact; default) | median | trimmed-mean: robust to a minority of hostile workers' },
+  'max-connections': { type: 'string', valueName: 'N', help: 'cap on open WebSocket connections (default 512)' },
   'step-delay': { type: 'string', valueName: 'MS', help: 'pause between steps (to watch a run on the dashboard; default 0)' },
   'keep-open': { type: 'boolean', help: 'keep serving the dashboard after the run ends (until Ctrl-C)' },
 };
@@ -72,6 +74,8 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   const deadlineFloorMs = flag('deadline-floor', str('deadline-floor') ?? '2000', positiveNumber, 'a positive number of milliseconds');
   const heartbeatMs = flag('heartbeat-ms', str('heartbeat-ms') ?? '10000', positiveNumber, 'a positive number of milliseconds');
   const stepDelayMs = flag('step-delay', str('step-delay') ?? '0', z.string().regex(/^\d+$/).transform(Number), 'a non-negative number of milliseconds');
+  const aggregate = flag('aggregate', str('aggregate') ?? 'mean', z.enum(['mean', 'median', 'trimmed-mean']), 'mean|median|trimmed-mean');
+  const maxConnections = flag('max-connections', str('max-connections') ?? '512', intFrom(1, 100_000), 'an integer from 1 to 100000');
   const progress = new Progress(process.stderr, Boolean(v.quiet));
 
   const datasetArg = str('dataset') ?? 'mnist';
@@ -127,6 +131,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     deadlineFloorMs,
     workerTimeoutMs,
     ledger,
+    aggregate,
   });
   const log = (line: string): void => progress.line(line);
   coord.on('log', log);
@@ -136,6 +141,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     token,
     maxPayload: maxFrameBytes(model.paramCount, cfg.batch, cfg.microBatch),
     heartbeatMs,
+    maxConnections,
     log,
     routes: webRoutes({ coordinator: coord, datasetBytes, token, config: cfg, getStatus: () => status() }),
   });

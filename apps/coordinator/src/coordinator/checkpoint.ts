@@ -21,6 +21,10 @@ export interface Checkpoint {
  * leaves the previous checkpoint or the new one. The format carries a CRC32,
  * so a truncated or corrupted file is refused, never loaded.
  */
+// Test hook: GRADMESH_FAULT_KILL_IN_CHECKPOINT=N kills this process with SIGKILL half-way through writing its N-th checkpoint.
+const killInCheckpoint = Number(process.env.GRADMESH_FAULT_KILL_IN_CHECKPOINT ?? 0);
+let saves = 0;
+
 export function saveCheckpoint(dir: string, c: Checkpoint): string {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, CHECKPOINT_FILE);
@@ -30,7 +34,8 @@ export function saveCheckpoint(dir: string, c: Checkpoint): string {
     optimizer: c.optimizer,
     meta: { kind: 'gradmesh-checkpoint', runId: c.runId, step: c.step, config: c.config },
   });
-  writeFileAtomic(path, bytes);
+  saves++;
+  writeFileAtomic(path, bytes, saves === killInCheckpoint ? () => process.kill(process.pid, 'SIGKILL') : undefined);
   return path;
 }
 

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { coverRanges, microBatchCount, samplesIn, TreeAccumulator, type StepOptimizer } from '@gradmesh/engine';
+import { coverRanges, microBatchCount, robustAggregate, samplesIn, TreeAccumulator, type Aggregate, type StepOptimizer } from '@gradmesh/engine';
 import { splitShards } from '@gradmesh/data';
 import {
   errorMessage,
@@ -63,6 +63,9 @@ export interface CoordinatorOptions {
   workerTimeoutMs?: number;
   ledger?: Ledger;
   now?: () => number;
+  /** mean: the canonical-tree sum (exact, the default); median / trimmed-mean: robust to hostile workers. */
+  aggregate?: Aggregate;
+  trim?: number;
 }
 
 export interface StepReport {
@@ -213,9 +216,24 @@ export class Coordinator extends EventEmitter {
     a.status = 'done';
     this.assignments.delete(g.taskId);
     this.ledger.record({ step: a.step, taskId: a.taskId, worker: id, mbLo: a.mbLo, mbHi: a.mbHi, status: 'done', samples });
-    for (let i = 0; i < expected.length; i++) {
-      const [lo, hi] = expected[i]!;
-      this.acc!.add({ lo, hi, loss: g.losses[i]!, grad: g.grad.subarray(i * P, (i + 1) * P) });
+    if ((this.opts.aggregate ?? 'mean') === 'mean') {
+      for (let i = 0; i < expected.length; i++) {
+        const [lo, hi] = expected[i]!;
+        this.acc!.add({ lo, hi, loss: g.losses[i]!, grad: g.grad.subarray(i * P, (i + 1) * P) });
+      }
+    } else {
+      // Robust modes vote with each task's mean gradient.
+      const v = new Float32Array(P);
+      for (let i = 0; i < expected.length; i++) {
+        const part = g.grad.subarray(i * P, (i + 1) * P);
+        for (let j = 0; j < P; j++) v[j] += part[j]!;
+      }
+      for (let j = 0; j < P; j++) v[j] /= samples;
+      let loss = 0;
+      for (let i = 0; i < g.losses.length; i++) loss += g.losses[i]!;
+      this.votes.push(v);
+      this.voteLoss += loss;
+      this.voteCovered += a.mbHi - a.mbLo;
     }
     m.samplesDone += samples;
     m.stepsDone++;
@@ -226,8 +244,26 @@ export class Coordinator extends EventEmitter {
     if (m.state !== 'straggling' || !this.hasPending(id)) m.state = this.hasPending(id) ? 'busy' : 'idle';
     this.current.computeMs.push(g.computeMs);
     this.current.finish.push(this.now());
-    if (this.acc!.complete) this.finishStep();
+    if (this.stepComplete()) this.finishStep();
     return null;
+  }
+
+  private votes: Float32Array[] = [];
+  private voteLoss = 0;
+  private voteCovered = 0;
+
+  private stepComplete(): boolean {
+    if ((this.opts.aggregate ?? 'mean') === 'mean') return this.acc!.complete;
+    return this.voteCovered === this.current!.m;
+  }
+
+  /** The step's gradient sum and loss sum, by the configured aggregation. */
+  private reduced(B: number): { grad: Float32Array; loss: number } {
+    const kind = this.opts.aggregate ?? 'mean';
+    if (kind === 'mean') return this.acc!.root();
+    const mean = robustAggregate(this.votes, kind, this.opts.trim ?? 0.25);
+    for (let j = 0; j < mean.length; j++) mean[j] *= B;
+    return { grad: mean, loss: this.voteLoss };
   }
 
   private hasPending(id: string): boolean {
@@ -267,6 +303,9 @@ export class Coordinator extends EventEmitter {
     const { epoch, indices } = this.opts.plan(this.step);
     const m = microBatchCount(indices.length, this.opts.run.microBatch);
     this.acc = new TreeAccumulator(m);
+    this.votes = [];
+    this.voteLoss = 0;
+    this.voteCovered = 0;
     this.current = { indices, epoch, m, started: this.now(), computeMs: [], finish: [], reassigned: 0 };
     this.unassigned = [[0, m]];
     const done = new Promise<void>((res, rej) => {
@@ -398,8 +437,8 @@ export class Coordinator extends EventEmitter {
 
   private completeStep(): StepReport {
     const cur = this.current!;
-    const root = this.acc!.root();
     const B = cur.indices.length;
+    const root = this.reduced(B);
     this.opts.optimizer.apply(this.opts.params, root.grad, B);
     for (const a of [...this.assignments.values()]) if (a.step === this.step && a.status !== 'cancelled') this.assignments.delete(a.taskId);
     const end = this.now();
@@ -427,6 +466,7 @@ export class Coordinator extends EventEmitter {
     this.step++;
     this.current = null;
     this.acc = null;
+    this.votes = [];
     for (const w of this.members.values()) {
       if (w.state === 'straggling' && !this.hasPending(w.id)) w.state = 'idle';
       w.handle.send({ type: 'params', version: this.step, params: this.opts.params });

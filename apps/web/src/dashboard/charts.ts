@@ -53,7 +53,27 @@ class Chart {
   }
 }
 
-const legendNum = (digits: number) => (_u: uPlot, v: number | null) => (v === null || v === undefined ? '—' : fmtNum(v, digits));
+type Fmt = (v: number, idx: number) => string;
+
+/**
+ * A legend value: at the cursor while hovering, else the latest value, so
+ * the legend doubles as a readout of where the run is now.
+ */
+function legend(fmt: Fmt): NonNullable<uPlot.Series['value']> {
+  return (u, v, si, idx) => {
+    if (idx === null) {
+      const d = u.data[si] as (number | null | undefined)[];
+      let i = d.length - 1;
+      while (i >= 0 && (d[i] === null || d[i] === undefined)) i--;
+      if (i < 0) return '—';
+      idx = i;
+      v = d[i]!;
+    }
+    return v === null || v === undefined ? '—' : fmt(v, idx);
+  };
+}
+const legendNum = (digits: number) => legend((v) => fmtNum(v, digits));
+const stepValue = { label: 'step', value: legend((v) => String(v)) };
 
 /** The dashboard's four charts, redrawn from a RunSeries. */
 export class Charts {
@@ -75,7 +95,7 @@ export class Charts {
         ...common,
         axes: axes('loss'),
         series: [
-          { label: 'step' },
+          stepValue,
           { label: 'training loss (batch)', stroke: COLORS.loss, width: 1.5, value: legendNum(4) },
           { label: 'test loss', stroke: COLORS.test, width: 2, spanGaps: true, points: { show: true, size: 5 }, value: legendNum(4) },
         ],
@@ -91,8 +111,8 @@ export class Charts {
         scales: { x: { time: false }, y: { range: (_u, min, max) => [Math.max(0, Math.floor(min - 2)), Math.min(100, Math.ceil(max + 2))] } },
         axes: axes('accuracy %', (_u, vals) => vals.map((v) => `${v}%`)),
         series: [
-          { label: 'step' },
-          { label: 'test accuracy', stroke: COLORS.accuracy, width: 2, points: { show: true, size: 5 }, value: (_u, v) => (v === null ? '—' : `${v.toFixed(2)}%`) },
+          stepValue,
+          { label: 'test accuracy', stroke: COLORS.accuracy, width: 2, points: { show: true, size: 5 }, value: legend((v) => `${v.toFixed(2)}%`) },
         ],
       },
       [[], []],
@@ -105,28 +125,28 @@ export class Charts {
         ...common,
         axes: axes('samples/s', (_u, vals) => vals.map((v) => fmtRate(v))),
         series: [
-          { label: 'step' },
-          { label: 'per step', stroke: `${COLORS.speed}55`, width: 1, value: (_u, v) => fmtRate(v) },
-          { label: 'moving average', stroke: COLORS.speed, width: 2, value: (_u, v) => fmtRate(v) },
+          stepValue,
+          { label: 'per step', stroke: `${COLORS.speed}55`, width: 1, value: legend((v) => fmtRate(v)) },
+          { label: 'moving average', stroke: COLORS.speed, width: 2, value: legend((v) => fmtRate(v)) },
         ],
       },
       [[], [], []],
     );
     // Stacked areas: each series holds the running sum, bands fill between neighbours,
     // and the legend shows each part's own value.
-    const part = (i: number) => (_u: uPlot, _v: number | null, _si: number, idx: number | null) => (idx === null || this.raw[i]![idx] === undefined ? '—' : `${fmtNum(this.raw[i]![idx]!, 3)} ms`);
+    const part = (i: number) => legend((_v, idx) => (this.raw[i]![idx] === undefined ? '—' : `${fmtNum(this.raw[i]![idx]!, 3)} ms`));
     this.timing = new Chart(
       parent,
       'chart-timing',
-      'Step time: computing · communicating · waiting for the slowest worker',
+      'Step time (ms)',
       {
         ...common,
         axes: axes('ms'),
         series: [
-          { label: 'step' },
+          stepValue,
           { label: 'computing', stroke: COLORS.compute, fill: `${COLORS.compute}40`, width: 1, value: part(0) },
           { label: 'communicating', stroke: COLORS.comm, fill: `${COLORS.comm}40`, width: 1, value: part(1) },
-          { label: 'waiting', stroke: COLORS.wait, fill: `${COLORS.wait}40`, width: 1, value: part(2) },
+          { label: 'waiting for the slowest', stroke: COLORS.wait, fill: `${COLORS.wait}40`, width: 1, value: part(2) },
         ],
         bands: [
           { series: [3, 2], fill: `${COLORS.wait}40` },

@@ -1,0 +1,32 @@
+import { describe, expect, test } from 'vitest';
+import { robustAggregate } from '../src/robust.js';
+
+describe('robust aggregation', () => {
+  const honest = [new Float32Array([1, 2, 3]), new Float32Array([1.2, 2.2, 2.8]), new Float32Array([0.8, 1.8, 3.2])];
+  const attacker = new Float32Array([-1000, -2000, -3000]);
+
+  test('median ignores one arbitrary vector among four', () => {
+    const r = robustAggregate([...honest, attacker], 'median');
+    expect(Array.from(r).map((x) => Math.round(x * 10) / 10)).toEqual([0.9, 1.9, 2.9]);
+  });
+
+  test('trimmed mean cuts the extremes per coordinate', () => {
+    const r = robustAggregate([...honest, attacker], 'trimmed-mean', 0.25);
+    // per coordinate: sorted [-1000, 0.8, 1, 1.2] → mean of the middle two
+    expect(r[0]).toBeCloseTo(0.9, 5);
+    expect(r[2]).toBeCloseTo(2.9, 5);
+  });
+
+  test('without an attacker both stay close to the plain mean', () => {
+    for (const kind of ['median', 'trimmed-mean'] as const) {
+      const r = robustAggregate(honest, kind);
+      expect(r[0]).toBeCloseTo(1, 1);
+      expect(r[1]).toBeCloseTo(2, 1);
+    }
+  });
+
+  test('refuses mismatched lengths and empty input', () => {
+    expect(() => robustAggregate([], 'median')).toThrow(/no gradients/);
+    expect(() => robustAggregate([new Float32Array(2), new Float32Array(3)], 'median')).toThrow(/length/);
+  });
+});
