@@ -10,7 +10,7 @@ import { flag, helpText, intFrom, parseFlags, positiveNumber, type Options } fro
 import { buildConfig, defaultThreads, trainOptions, type TrainConfig } from '../train-options.js';
 import { Progress } from '../progress.js';
 import { paramsSha256, writeFileAtomic } from '../files.js';
-import { evaluateSplit } from '../evaluate.js';
+import { evaluateSplit, strideSubset } from '../evaluate.js';
 import { RunError, UsageError } from '../errors.js';
 import { Coordinator, WorkerTimeoutError, type StepReport } from '../coordinator/coordinator.js';
 import { CoordinatorServer } from '../coordinator/server.js';
@@ -197,6 +197,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     saveCheckpoint(ckptDir, { runId, step: coord.step, config: cfg, spec: cfg.spec, params, optimizer: { config: cfg.optimizer, ...optimizer.getState() } });
   };
   if (coord.members.size < minWorkers) progress.line(`waiting for ${minWorkers} worker${minWorkers > 1 ? 's' : ''}…`);
+  const liveTest = strideSubset(ds.test, 512);
   let samplesDone = 0;
   try {
     await coord.run(async (r: StepReport) => {
@@ -205,12 +206,15 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
       const done = r.step + 1;
       const secs = (performance.now() - t0) / 1000;
       progress.update(done, cfg.steps, `epoch ${r.epoch + 1} step ${done}/${cfg.steps} loss ${r.loss.toFixed(4)} ${Math.round(samplesDone / secs)} samples/s, ${r.workers} workers`);
-      const evalNow = done === cfg.steps || done % spe === 0 || done % Math.max(10, Math.floor(spe / 4)) === 0;
-      if (evalNow && ds.test.n > 0) {
-        const ev = evaluateSplit(model, params, ds.test);
+      // The full test split at each epoch's end; in between, for the live chart, its first
+      // a fixed 512-sample subset every few steps (a full pass would cost more than a step on MNIST).
+      const epochEnd = done === cfg.steps || done % spe === 0;
+      const liveEval = done % Math.max(10, Math.floor(spe / 4)) === 0;
+      if ((epochEnd || liveEval) && ds.test.n > 0) {
+        const ev = evaluateSplit(model, params, epochEnd ? ds.test : liveTest);
         lastTest = { ...ev, step: done };
-        server.broadcastFeed({ type: 'eval', step: done, testLoss: ev.loss, testAccuracy: ev.accuracy });
-        if (done % spe === 0 || done === cfg.steps) {
+        server.broadcastFeed({ type: 'eval', step: done, testLoss: ev.loss, testAccuracy: ev.accuracy, samples: epochEnd ? ds.test.n : liveTest.n });
+        if (epochEnd) {
           progress.line(`epoch ${r.epoch + 1}: test loss ${ev.loss.toFixed(4)}${ds.task === 'classification' ? `, test accuracy ${(100 * ev.accuracy).toFixed(2)}%` : ''} (${secs.toFixed(1)} s)`);
         }
       }

@@ -104,7 +104,10 @@ async function runTraining(
       lossN++;
       metrics?.write(`${JSON.stringify({ step: info.step, epoch: info.epoch, loss: info.loss, samples: info.samples, ms: round(info.ms) })}\n`);
       const secs = (performance.now() - t0) / 1000;
-      const epochEnd = s + 1 === cfg.steps || (s + 1) % spe === 0;
+      // Evaluate and report at most ~25 times per run (xor has one step per epoch).
+      const epochs = Math.ceil(cfg.steps / spe);
+      const every = spe * Math.ceil(epochs / 25);
+      const epochEnd = s + 1 === cfg.steps || (s + 1) % every === 0;
       progress.update(
         s + 1,
         cfg.steps,

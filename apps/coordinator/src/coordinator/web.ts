@@ -92,6 +92,10 @@ const PAGE_HEADERS = {
   // The pages' URLs carry the run token: never send them elsewhere as a referrer.
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
+  // Cross-origin isolation (where the browser grants it: https or localhost) gives the
+  // join page's worker a 5 µs clock instead of 100 µs, so small tasks time honestly.
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
 };
 
 interface Cached {
@@ -158,7 +162,8 @@ export function webPages(dir: string): Route {
     if (!ASSET_NAME.test(name)) return false;
     const f = read(name);
     if (!f) return false;
-    send(req, res, name, f, {});
+    // A cross-origin-isolated page's worker script must opt in too.
+    send(req, res, name, f, name.endsWith('.js') ? { 'cross-origin-embedder-policy': 'require-corp' } : {});
     return true;
   };
 }
