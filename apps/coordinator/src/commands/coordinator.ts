@@ -160,7 +160,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   let lastTest = { loss: NaN, accuracy: NaN, step: -1 };
   const status = (): unknown => statusJson(coord, cfg, { startedAt: t0, test: lastTest, url: base });
   server.snapshot = () => ({ type: 'snapshot', status: status(), config: cfg });
-  coord.on('workers', () => server.broadcastFeed({ type: 'workers', status: status() }));
+  coord.on('workers', () => server.broadcastFeed(() => ({ type: 'workers', status: status() })));
   const joinLink = `${base}/join?token=${encodeURIComponent(token)}`;
   process.stdout.write(
     `gradmesh coordinator: run ${runId}, ${ds.name}, ${model.paramCount} params, ${cfg.steps} steps of batch ${cfg.batch}\n` +
@@ -218,7 +218,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
           progress.line(`epoch ${r.epoch + 1}: test loss ${ev.loss.toFixed(4)}${ds.task === 'classification' ? `, test accuracy ${(100 * ev.accuracy).toFixed(2)}%` : ''} (${secs.toFixed(1)} s)`);
         }
       }
-      server.broadcastFeed({ type: 'step', report: r, status: status() });
+      server.broadcastFeed(() => ({ type: 'step', report: r, status: status() }));
       if (ckptDir && done % ckptEvery === 0) checkpoint();
       if (stepDelayMs > 0) await new Promise((res) => setTimeout(res, stepDelayMs));
     });

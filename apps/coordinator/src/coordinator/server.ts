@@ -184,9 +184,9 @@ export class CoordinatorServer {
   snapshot: (() => unknown) | undefined;
 
   /** Sends JSON to every dashboard; a dashboard that cannot keep up misses updates instead of growing our memory. */
-  broadcastFeed(msg: unknown): void {
+  broadcastFeed(msg: unknown | (() => unknown)): void {
     if (this.feeds.size === 0) return;
-    const text = JSON.stringify(msg);
+    const text = JSON.stringify(typeof msg === 'function' ? (msg as () => unknown)() : msg);
     for (const ws of this.feeds) this.emitFeedTo(ws, text);
   }
 
