@@ -177,11 +177,14 @@ export class Model {
 
   private ensureCapacity(n: number): void {
     if (n <= this.capacity) return;
+    // Grow geometrically: a kernel set may never free (WASM's bump allocator),
+    // so slowly rising batch sizes must not allocate on every call.
+    const cap = this.capacity === 0 ? n : Math.max(n, 2 * this.capacity);
     const k = this.kernels;
-    this.acts = this.layers.map((l) => k.alloc(n * l.fanOut));
-    this.deltaA = k.alloc(n * this.maxWidth);
-    this.deltaB = k.alloc(n * this.maxWidth);
-    this.capacity = n;
+    this.acts = this.layers.map((l) => k.alloc(cap * l.fanOut));
+    this.deltaA = k.alloc(cap * this.maxWidth);
+    this.deltaB = k.alloc(cap * this.maxWidth);
+    this.capacity = cap;
   }
 
   private viewsOf(buf: Float32Array): Float32Array[] {

@@ -8,7 +8,7 @@
  *   nesterov  v ← μv + (g + wd·p);  p ← p − lr·((g + wd·p) + μv)
  *   adam      m ← β1·m + (1−β1)·g',  v ← β2·v + (1−β2)·g'²,  g' = g + wd·p
  *             p ← p − lr·m̂/(√v̂ + ε),  m̂ = m/(1−β1^t),  v̂ = v/(1−β2^t)
- *   adamw     as adam with g' = g, and p ← p − lr·wd·p decoupled
+ *   adamw     as adam with g' = g, and p ← p·(1 − lr·wd) first (decoupled decay)
  * Per element the arithmetic is double, rounded to float32 once on store.
  * All optimizer memory is ONE flat Float32Array (`state`): velocity, or m
  * followed by v, so a checkpoint is that buffer plus the step count.
@@ -81,6 +81,51 @@ export function validateOptimizerConfig(cfg: OptimizerConfig): void {
   if (cfg.schedule !== undefined) validateSchedule(cfg.schedule);
 }
 
+// One function per rule: each loop stays monomorphic and small enough for the
+// JIT to inline detmath.sqrt into it.
+
+function sgdStep(params: Float32Array, gradSum: Float32Array, B: number, clip: number, lr: number, wd: number): void {
+  for (let i = 0; i < params.length; i++) {
+    let g = (gradSum[i] / B) * clip;
+    if (wd !== 0) g += wd * params[i];
+    params[i] = params[i] - lr * g;
+  }
+}
+
+function momentumStep(
+  params: Float32Array, gradSum: Float32Array, v: Float32Array,
+  B: number, clip: number, lr: number, wd: number, mu: number, nesterov: boolean,
+): void {
+  for (let i = 0; i < params.length; i++) {
+    let g = (gradSum[i] / B) * clip;
+    if (wd !== 0) g += wd * params[i];
+    const vi = mu * v[i] + g;
+    v[i] = vi;
+    params[i] = params[i] - lr * (nesterov ? g + mu * vi : vi);
+  }
+}
+
+/** wd: L2 folded into the gradient (adam); shrink: decoupled decay factor 1 − lr·wd (adamw). */
+function adamStep(
+  params: Float32Array, gradSum: Float32Array, s: Float32Array,
+  B: number, clip: number, lr: number, wd: number, shrink: number,
+  b1: number, b2: number, eps: number, t: number,
+): void {
+  const P = params.length;
+  const bc1 = 1 - powInt(b1, t);
+  const bc2 = 1 - powInt(b2, t);
+  for (let i = 0; i < P; i++) {
+    const p = params[i];
+    let g = (gradSum[i] / B) * clip;
+    if (wd !== 0) g += wd * p;
+    const m = b1 * s[i] + (1 - b1) * g;
+    const v = b2 * s[P + i] + (1 - b2) * g * g;
+    s[i] = m;
+    s[P + i] = v;
+    params[i] = p * shrink - (lr * (m / bc1)) / (sqrt(v / bc2) + eps);
+  }
+}
+
 export class Optimizer {
   readonly config: OptimizerConfig;
   readonly paramCount: number;
@@ -128,44 +173,18 @@ export class Optimizer {
     const s = this.state;
     switch (c.kind) {
       case 'sgd':
-        for (let i = 0; i < P; i++) {
-          let g = (gradSum[i] / B) * clip;
-          if (wd !== 0) g += wd * params[i];
-          params[i] = params[i] - lr * g;
-        }
+        sgdStep(params, gradSum, B, clip, lr, wd);
         break;
       case 'momentum':
-      case 'nesterov': {
-        const mu = c.momentum ?? 0.9;
-        const nesterov = c.kind === 'nesterov';
-        for (let i = 0; i < P; i++) {
-          let g = (gradSum[i] / B) * clip;
-          if (wd !== 0) g += wd * params[i];
-          const v = mu * s[i] + g;
-          s[i] = v;
-          params[i] = params[i] - lr * (nesterov ? g + mu * v : v);
-        }
+      case 'nesterov':
+        momentumStep(params, gradSum, s, B, clip, lr, wd, c.momentum ?? 0.9, c.kind === 'nesterov');
         break;
-      }
       case 'adam':
       case 'adamw': {
         const b1 = c.beta1 ?? 0.9;
         const b2 = c.beta2 ?? 0.999;
-        const eps = c.eps ?? 1e-8;
         const decoupled = c.kind === 'adamw';
-        const bc1 = 1 - powInt(b1, this.t + 1);
-        const bc2 = 1 - powInt(b2, this.t + 1);
-        const shrink = decoupled ? 1 - lr * wd : 1;
-        for (let i = 0; i < P; i++) {
-          const p = params[i];
-          let g = (gradSum[i] / B) * clip;
-          if (!decoupled && wd !== 0) g += wd * p;
-          const m = b1 * s[i] + (1 - b1) * g;
-          const v = b2 * s[P + i] + (1 - b2) * g * g;
-          s[i] = m;
-          s[P + i] = v;
-          params[i] = p * shrink - (lr * (m / bc1)) / (sqrt(v / bc2) + eps);
-        }
+        adamStep(params, gradSum, s, B, clip, lr, decoupled ? 0 : wd, decoupled ? 1 - lr * wd : 1, b1, b2, c.eps ?? 1e-8, this.t + 1);
         break;
       }
     }

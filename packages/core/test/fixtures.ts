@@ -41,3 +41,12 @@ export function randomParams(model: Model, rng: Rng): Float32Array {
 export function mlp(inputs: number, hidden: { units: number; activation: ModelSpec['layers'][number]['activation'] }[], out: ModelSpec['layers'][number], loss: ModelSpec['loss']): ModelSpec {
   return { inputs, layers: [...hidden, out], loss };
 }
+
+/** Index of the first element whose bits differ (−1 if none, or the length if lengths differ). */
+export function firstBitDifference(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return i;
+  return -1;
+}
