@@ -2,13 +2,13 @@
 // gradient, and the result is the single-process result, bit for bit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { artifactPath, haveChromium, launchBrowser, startCoordinator, trainReference, watchProblems, type RunningCoordinator } from './helpers/browser.js';
+import { artifactPath, runBrowserTests, launchBrowser, startCoordinator, trainReference, watchProblems, type RunningCoordinator } from './helpers/browser.js';
 
 // 300 steps of 32 on spirals with a 64-unit layer reach 94% test accuracy single-process in 0.3 s.
 const RUN = ['--dataset', 'spirals', '--model', '64', '--steps', '300', '--batch', '32', '--lr', '0.01'];
 const TARGET_ACCURACY = 0.9;
 
-describe.runIf(haveChromium())('browser worker', () => {
+describe.runIf(runBrowserTests())('browser worker', () => {
   let browser: Browser;
   const running: RunningCoordinator[] = [];
 
@@ -41,5 +41,5 @@ describe.runIf(haveChromium())('browser worker', () => {
     await page.screenshot({ path: artifactPath('join-finished.png'), fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
-  });
+  }, 120_000);
 });

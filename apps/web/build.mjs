@@ -13,10 +13,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = dirname(fileURLToPath(import.meta.url));
 const out = join(root, 'dist');
-const watchless = { logLevel: 'warning', absWorkingDir: root };
+const base = { logLevel: 'warning', absWorkingDir: root };
 
 const common = {
-  ...watchless,
+  ...base,
   bundle: true,
   minify: true,
   sourcemap: 'linked',

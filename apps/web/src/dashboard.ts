@@ -23,7 +23,8 @@ const configCard = h('section.card', { id: 'config-card' }, h('h2', null, 'Confi
 main.append(
   progress.el,
   chartGrid,
-  h('div.lower', null, h('section.card.workers-card', null, h('h2', null, 'Workers'), h('div.table-wrap', null, workers.el)), h('div.side', null, joinPanel(location), configCard)),
+  h('section.card.workers-card', null, h('h2', null, 'Workers'), h('div.table-wrap', null, workers.el)),
+  h('div.lower', null, joinPanel(location), configCard),
 );
 const charts = new Charts(chartGrid);
 const series = new RunSeries();
@@ -105,7 +106,7 @@ function pill(el: HTMLElement, kind: string, text: string): void {
 function render(): void {
   if (status) {
     progress.update(status, summary);
-    workers.update(status.workers);
+    workers.update(status.workers, status.state === 'done' || status.state === 'stopped');
     const st = status.state;
     pill(runPill, st === 'training' ? 'good busy' : st === 'done' ? 'good' : st === 'stopped' ? 'bad' : 'warn', st === 'waiting' ? 'waiting for workers' : st);
   }

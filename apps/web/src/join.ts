@@ -52,12 +52,12 @@ if (!token) {
   setText(el.headline, 'This link cannot join a run: it has no token.');
   setText(el.detail, 'Open the “browsers:” link the coordinator printed; it ends in /join?token=…');
 } else {
-  start(token);
+  void checkToken(token).then((ok) => ok && start(token));
 }
 
 el.stop.addEventListener('click', () => stop('stopped by the person at this browser'));
 el.rejoin.addEventListener('click', () => {
-  if (token) start(token);
+  if (token) void checkToken(token).then((ok) => ok && start(token));
 });
 
 // Leave cleanly when the tab closes or navigates away: the coordinator gets a
@@ -74,6 +74,30 @@ addEventListener('pageshow', (ev) => {
     start(token);
   }
 });
+
+/**
+ * Browsers hide why a WebSocket upgrade was refused, so a wrong or stale
+ * token would look like an endless reconnect. The dataset URL checks the same
+ * token over plain HTTP: ask it first (HEAD, no body).
+ */
+async function checkToken(t: string): Promise<boolean> {
+  let status = 0;
+  try {
+    const res = await fetch(`/dataset.bin?token=${encodeURIComponent(t)}`, { method: 'HEAD', cache: 'no-store' });
+    await res.arrayBuffer(); // empty; reading it completes the request instead of leaving it to be aborted
+    status = res.status;
+  } catch {
+    return true; // unreachable right now: the client's reconnect loop will say so
+  }
+  if (status !== 401) return true;
+  worker?.terminate();
+  worker = null;
+  ended = { how: 'failed', reason: 'This link’s token is not the run’s token. The coordinator may have been restarted with a new one: ask for a fresh join link.' };
+  el.stop.disabled = true;
+  el.rejoin.hidden = false;
+  render();
+  return false;
+}
 
 function start(t: string): void {
   worker?.terminate();
@@ -102,6 +126,7 @@ function stop(reason: string): void {
   if (!worker || ended) return;
   send({ type: 'stop', reason });
   el.stop.disabled = true;
+  setText(el.note, 'leaving the run…');
 }
 
 function send(msg: ToWorker): void {
@@ -110,9 +135,13 @@ function send(msg: ToWorker): void {
 
 function onWorkerMessage(msg: FromWorker): void {
   switch (msg.type) {
-    case 'status':
+    case 'status': {
+      const before = status;
       status = msg.status;
+      // A coordinator restarted with a new token refuses every reconnect; find out why once.
+      if (token && status.state === 'reconnecting' && status.attempt === 3 && before?.attempt !== 3) void checkToken(token);
       break;
+    }
     case 'run':
       run = msg.run;
       break;
@@ -127,6 +156,7 @@ function onWorkerMessage(msg: FromWorker): void {
       setTimeout(() => w?.terminate(), 1000);
       el.stop.disabled = true;
       el.rejoin.hidden = false;
+      setText(el.note, '');
       break;
     }
   }
@@ -189,7 +219,7 @@ function render(): void {
       setText(el.headline, 'Downloading the dataset and building the model…');
       break;
     case 'ready':
-      showState('good', s?.busy ? 'computing' : 'connected', true);
+      showState('good', (s?.tasksDone ?? 0) > 0 ? 'contributing' : 'connected', true);
       setText(el.headline, s?.busy || (s?.tasksDone ?? 0) > 0 ? 'Computing gradients for this run.' : 'Connected; waiting for the first task.');
       break;
     case 'reconnecting':

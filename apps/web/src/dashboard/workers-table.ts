@@ -27,7 +27,7 @@ export class WorkersTable {
     this.body.append(this.empty);
   }
 
-  update(workers: WorkerRow[]): void {
+  update(workers: WorkerRow[], runOver = false): void {
     const seen = new Set<string>();
     // Join order (w1, w2, …, w10): numeric, not lexical.
     const sorted = [...workers].sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
@@ -45,7 +45,7 @@ export class WorkersTable {
       setText(c[1]!, w.kind);
       setText(c[2]!, fmtInt(w.threads));
       setText(c[3]!, fmtRate(w.samplesPerSec));
-      setText(c[4]!.lastChild as HTMLElement, fmtPercent(w.share));
+      setText(c[4]!.firstChild!.lastChild as HTMLElement, fmtPercent(w.share));
       row.bar.style.width = `${Math.min(100, Math.max(0, 100 * w.share)).toFixed(1)}%`;
       setText(c[5]!, fmtInt(w.samplesDone));
       setText(c[6]!, fmtAgo(w.lastSeenMsAgo));
@@ -58,6 +58,10 @@ export class WorkersTable {
       row.tr.remove();
       this.rows.delete(id);
     }
+    setText(
+      this.empty.firstChild as HTMLElement,
+      runOver ? 'The run is over; its workers have left.' : 'No workers connected. Open the join link in a browser, or run the worker command on another machine.',
+    );
     if (this.rows.size === 0) this.body.append(this.empty);
     else this.empty.remove();
     this.el.dataset.rows = String(this.rows.size);
@@ -71,7 +75,7 @@ export class WorkersTable {
       h('td'),
       h('td.num'),
       h('td.num'),
-      h('td.share', null, h('span.share-track', null, bar), h('span.num')),
+      h('td.share', null, h('span.share-cell', null, h('span.share-track', null, bar), h('span.num'))),
       h('td.num'),
       h('td'),
       h('td', null, pill),
