@@ -21,7 +21,7 @@ export interface WorkerOptions {
  */
 export async function runWorker(opts: WorkerOptions): Promise<{ reason: string }> {
   const log = opts.log ?? (() => {});
-  const engine = new NodeTaskEngine(opts.threads, opts.token, log);
+  const engine = new NodeTaskEngine(opts.threads, opts.token, log, opts.url);
   const client = new WorkerClient({
     url: opts.url,
     token: opts.token,

@@ -21,6 +21,8 @@ export class NodeTaskEngine implements TaskEngine {
     private readonly threads: number,
     private readonly token: string,
     private readonly log: (line: string) => void = () => {},
+    /** The coordinator's ws:// address: a relative datasetUrl is fetched from the same host. */
+    private readonly coordinatorUrl = 'http://127.0.0.1/',
   ) {}
 
   async setup(run: RunInfo): Promise<void> {
@@ -31,7 +33,7 @@ export class NodeTaskEngine implements TaskEngine {
     const spec = parsed.data as ModelSpec;
     const ctx: ContextSpec = { dataset: run.dataset, spec };
     if (run.datasetUrl) {
-      const url = new URL(run.datasetUrl);
+      const url = new URL(run.datasetUrl, this.coordinatorUrl.replace(/^ws/, 'http'));
       url.searchParams.set('token', this.token);
       const t0 = performance.now();
       const res = await fetch(url);

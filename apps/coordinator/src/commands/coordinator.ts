@@ -152,7 +152,8 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     throw new RunError(`cannot listen on ${host}:${port}: ${(err as Error).message}`);
   }
   const wsUrl = `${base.replace(/^http/, 'ws')}/ws`;
-  run.datasetUrl = `${base}/dataset.bin`;
+  // Relative: workers fetch it from the host they reached us at (we may listen on 0.0.0.0).
+  run.datasetUrl = '/dataset.bin';
   let t0 = performance.now();
   coord.once('start', () => {
     t0 = performance.now();

@@ -339,8 +339,14 @@ export class Coordinator extends EventEmitter {
     const ranges = this.unassigned.splice(0);
     const total = ranges.reduce((s, [lo, hi]) => s + hi - lo, 0);
     for (const w of this.members.values()) w.share = 0;
+    // A worker that has never finished a task gets at least one micro-batch (when there are
+    // enough to go round), and every 25th step every worker does: a speed measured as tiny
+    // would otherwise round its share to zero forever, and it would never be measured again.
+    const probe = this.step % 25 === 0;
+    const weights = pool.map((w) => w.speed);
+    const floorShare = pool.map((w) => (probe || w.stepsDone === 0 ? 1 : 0));
     for (const [lo, hi] of ranges) {
-      const shards = splitShards(hi - lo, pool.map((w) => w.speed));
+      const shards = splitWithFloor(hi - lo, weights, floorShare);
       shards.forEach((sh, i) => {
         if (sh.count === 0) return;
         const w = pool[i]!;
@@ -494,4 +500,29 @@ export class WorkerTimeoutError extends Error {
   ) {
     super(`no worker connected for ${Math.round(ms / 1000)} s at step ${step}; stopping`);
   }
+}
+
+/**
+ * Contiguous shards of `count` micro-batches sized by weight, where workers
+ * with floor 1 get at least one micro-batch if there are enough to go round.
+ */
+export function splitWithFloor(count: number, weights: number[], floor: number[]): Array<{ start: number; count: number }> {
+  const base = splitShards(count, weights);
+  const need = floor.reduce((s, f, i) => s + (f && base[i]!.count === 0 ? 1 : 0), 0);
+  if (need === 0 || count < weights.length) return base;
+  const sizes = base.map((b, i) => Math.max(b.count, floor[i] ? 1 : 0));
+  // Take the extra micro-batches from the largest shards.
+  let excess = sizes.reduce((a, b) => a + b, 0) - count;
+  while (excess > 0) {
+    let big = 0;
+    for (let i = 1; i < sizes.length; i++) if (sizes[i]! > sizes[big]!) big = i;
+    sizes[big]!--;
+    excess--;
+  }
+  let start = 0;
+  return sizes.map((c) => {
+    const sh = { start, count: c };
+    start += c;
+    return sh;
+  });
 }
