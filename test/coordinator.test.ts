@@ -64,6 +64,15 @@ describe('distributed training equals single-process training', () => {
     expect(new Set(rows.filter((x) => x.status === 'done').map((x) => x.worker)).size).toBe(workers);
   });
 
+  test('three workers with 1, 2 and 3 threads: bit-identical to one thread', async () => {
+    const c = await startCoordinator([...RUN, '--local-workers', '0', '--min-workers', '3', '--json', '--quiet']);
+    const ws = [c.startWorker('t1', 1), c.startWorker('t2', 2), c.startWorker('t3', 3)];
+    const r = await c.result;
+    expect(r.code, r.stderr).toBe(0);
+    expect(lastJson(r.stdout).paramsSha256).toBe((await ref()).sha);
+    for (const w of ws) expect((await w.result).code).toBe(0);
+  });
+
   test('kill -9 one of three workers at a random step: the run finishes, every sample counted once, same result', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gm-'));
     const c = await startCoordinator([...RUN, '--local-workers', '0', '--min-workers', '3', '--json', '--quiet', '--ledger-out', join(dir, 'ledger.jsonl')]);
