@@ -1,0 +1,80 @@
+// Portable kernels for any CPU the addon builds on (x86-64 baseline SSE2,
+// arm64 NEON, …), used when no ISA-specific path applies or when
+// GRADMESH_NATIVE_ISA=generic.
+//
+// Multiply, then add (never fused: this file is built with -ffp-contract=off):
+// the same arithmetic, in the same order, as the WASM SIMD128 kernels, so
+// native-generic and wasm-simd128 give identical bits on every platform — a
+// Node worker without AVX2 agrees with browser workers.
+#include <string.h>
+
+#include "gemm.h"
+
+namespace {
+
+#define GM_MR 5
+#define GM_NR 8
+#define GM_KC 256
+#define GM_MC 128
+
+#if defined(__GNUC__)
+// GCC/clang vector extensions: 4-float vectors the compiler maps to SSE or
+// NEON. 5×8 tile = 10 accumulators + 2 B vectors + broadcast + product: 14 of
+// the 16 registers SSE2 has.
+typedef float v4 __attribute__((vector_size(16)));
+
+inline v4 load4(const float* p) {
+  v4 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store4(float* p, v4 v) { memcpy(p, &v, sizeof v); }
+
+void ukr(gm_i kc, const float* const* ar, gm_i as, const float* b, float* c, gm_i ldc, bool loadc) {
+  v4 acc[GM_MR][2];
+  GM_UNROLL for (int i = 0; i < GM_MR; ++i) {
+    acc[i][0] = loadc ? load4(c + i * ldc) : v4{0, 0, 0, 0};
+    acc[i][1] = loadc ? load4(c + i * ldc + 4) : v4{0, 0, 0, 0};
+  }
+  const float* a[GM_MR];
+  GM_UNROLL for (int i = 0; i < GM_MR; ++i) a[i] = ar[i];
+  gm_i off = 0;
+  for (gm_i p = 0; p < kc; ++p) {
+    const v4 b0 = load4(b);
+    const v4 b1 = load4(b + 4);
+    GM_UNROLL for (int i = 0; i < GM_MR; ++i) {
+      const float s = a[i][off];
+      const v4 av = {s, s, s, s};
+      acc[i][0] = acc[i][0] + av * b0;
+      acc[i][1] = acc[i][1] + av * b1;
+    }
+    off += as;
+    b += GM_NR;
+  }
+  GM_UNROLL for (int i = 0; i < GM_MR; ++i) {
+    store4(c + i * ldc, acc[i][0]);
+    store4(c + i * ldc + 4, acc[i][1]);
+  }
+}
+#else
+void ukr(gm_i kc, const float* const* ar, gm_i as, const float* b, float* c, gm_i ldc, bool loadc) {
+  float acc[GM_MR][GM_NR];
+  for (int i = 0; i < GM_MR; ++i)
+    for (int j = 0; j < GM_NR; ++j) acc[i][j] = loadc ? c[i * ldc + j] : 0.0f;
+  for (gm_i p = 0; p < kc; ++p) {
+    for (int i = 0; i < GM_MR; ++i) {
+      const float av = ar[i][p * as];
+      for (int j = 0; j < GM_NR; ++j) acc[i][j] = acc[i][j] + av * b[j];
+    }
+    b += GM_NR;
+  }
+  for (int i = 0; i < GM_MR; ++i)
+    for (int j = 0; j < GM_NR; ++j) c[i * ldc + j] = acc[i][j];
+}
+#endif
+
+#include "driver.inc"
+
+}  // namespace
+
+int gm_gemm_generic(const GmGemmArgs* args) { return gemm_entry(args); }

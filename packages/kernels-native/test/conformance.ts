@@ -1,0 +1,210 @@
+// The Kernels contract as a reusable vitest suite: every kernel set is checked
+// against an independent float64 reference gemm. (Same file in kernels-wasm;
+// a candidate for @gradmesh/core's test utilities once that exists.)
+import { describe, expect, test } from 'vitest';
+import type { Kernels } from '@gradmesh/core';
+
+export type Form = 'NN' | 'TN' | 'NT' | 'TT';
+export const FORMS: Form[] = ['NN', 'TN', 'NT', 'TT'];
+
+/** Deterministic uniform(-1, 1) floats (LCG), so failures reproduce. */
+export function randomFill(a: Float32Array, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < a.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = (s / 2 ** 32) * 2 - 1;
+  }
+  return a;
+}
+
+/**
+ * C = (acc ? C0 : 0) + op(A)·op(B) in float64, plus Σ|terms| per element —
+ * the scale of the rounding error a float32 gemm may make.
+ */
+export function referenceGemm(
+  ta: boolean, tb: boolean, m: number, n: number, k: number,
+  A: Float32Array, B: Float32Array, C0: Float32Array, acc: boolean,
+): { value: Float64Array; scale: Float64Array } {
+  const value = new Float64Array(m * n);
+  const scale = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = acc ? C0[i * n + j] : 0;
+      let sa = Math.abs(s);
+      for (let p = 0; p < k; p++) {
+        const a = ta ? A[p * m + i] : A[i * k + p];
+        const b = tb ? B[j * k + p] : B[p * n + j];
+        s += a * b;
+        sa += Math.abs(a * b);
+      }
+      value[i * n + j] = s;
+      scale[i * n + j] = sa;
+    }
+  }
+  return { value, scale };
+}
+
+export interface Case {
+  form: Form;
+  m: number;
+  n: number;
+  k: number;
+  accumulate: boolean;
+}
+
+const AWKWARD = [1, 3, 7, 17, 33, 65, 127];
+
+/** Shapes that hit every edge of the tilings: awkward sizes, the training shapes, and random ones. */
+export function conformanceCases(seed = 7): Case[] {
+  const cases: Case[] = [];
+  let s = seed;
+  const rnd = (lo: number, hi: number) => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return lo + (s % (hi - lo + 1));
+  };
+  for (const form of FORMS) {
+    for (const accumulate of [false, true]) {
+      for (const m of AWKWARD) for (const n of [1, 17, 33]) cases.push({ form, m, n, k: AWKWARD[(m + n) % 7], accumulate });
+      for (const k of AWKWARD) cases.push({ form, m: 13, n: 65, k, accumulate });
+      cases.push({ form, m: 64, n: 128, k: 785, accumulate });
+      cases.push({ form, m: 7, n: 785, k: 33, accumulate });
+      cases.push({ form, m: 785, n: 10, k: 64, accumulate });
+      for (let r = 0; r < 6; r++) cases.push({ form, m: rnd(1, 300), n: rnd(1, 300), k: rnd(1, 300), accumulate });
+    }
+  }
+  return cases;
+}
+
+function operands(kernels: Kernels, c: Case, seed: number) {
+  const A = randomFill(kernels.alloc(c.m * c.k), seed);
+  const B = randomFill(kernels.alloc(c.k * c.n), seed + 1);
+  const C = randomFill(kernels.alloc(c.m * c.n), seed + 2);
+  return { A, B, C, C0: C.slice() };
+}
+
+/** Largest |C - ref| / (Σ|terms|·(k+2)·2⁻²⁴ + tiny): ≤ 1 is within float32 rounding. */
+export function checkCase(kernels: Kernels, c: Case, seed: number): number {
+  const ta = c.form[0] === 'T';
+  const tb = c.form[1] === 'T';
+  const { A, B, C, C0 } = operands(kernels, c, seed);
+  kernels.gemm(ta, tb, c.m, c.n, c.k, A, B, C, c.accumulate);
+  const ref = referenceGemm(ta, tb, c.m, c.n, c.k, A, B, C0, c.accumulate);
+  const u = 2 ** -24;
+  let worst = 0;
+  for (let i = 0; i < C.length; i++) {
+    const bound = ref.scale[i] * (c.k + 2) * u + 1e-30;
+    const err = Math.abs(C[i] - ref.value[i]);
+    if (!(err <= bound * 1e6)) return Infinity; // NaN or wildly off
+    worst = Math.max(worst, err / bound);
+  }
+  return worst;
+}
+
+const label = (c: Case) => `${c.form} ${c.m}×${c.n}×${c.k}${c.accumulate ? ' +=' : ''}`;
+
+/** The whole contract for one kernel set. `make` is called once per test file. */
+export function describeKernelConformance(name: string, make: () => Kernels): void {
+  describe(`${name}: Kernels contract`, () => {
+    const cases = conformanceCases();
+
+    test(`matches a float64 reference gemm within float32 rounding (${cases.length} shapes, NN/TN/NT/TT, accumulate on/off)`, () => {
+      const kernels = make();
+      const bad: string[] = [];
+      cases.forEach((c, i) => {
+        const r = checkCase(kernels, c, 1000 + i);
+        if (!(r <= 1)) bad.push(`${label(c)}: error ${r.toFixed(2)}× the bound`);
+      });
+      expect(bad).toEqual([]);
+    });
+
+    test('same inputs give the same bits on every call', () => {
+      const kernels = make();
+      for (const form of FORMS) {
+        const c: Case = { form, m: 65, n: 33, k: 127, accumulate: true };
+        const ta = form[0] === 'T';
+        const tb = form[1] === 'T';
+        const { A, B, C, C0 } = operands(kernels, c, 99);
+        kernels.gemm(ta, tb, c.m, c.n, c.k, A, B, C, true);
+        const first = C.slice();
+        for (let rep = 0; rep < 3; rep++) {
+          C.set(C0);
+          kernels.gemm(ta, tb, c.m, c.n, c.k, A, B, C, true);
+          expect(new Uint32Array(C.buffer, C.byteOffset, C.length)).toEqual(new Uint32Array(first.buffer));
+        }
+      }
+    });
+
+    test('a row of C does not depend on how many rows are computed with it', () => {
+      // Shards of a batch (NN/NT: rows of C) must give the rows the full batch gives.
+      const kernels = make();
+      for (const form of ['NN', 'NT'] as const) {
+        const m = 50, n = 37, k = 129;
+        const tb = form === 'NT';
+        const A = randomFill(kernels.alloc(m * k), 5);
+        const B = randomFill(kernels.alloc(k * n), 6);
+        const full = kernels.alloc(m * n);
+        kernels.gemm(false, tb, m, n, k, A, B, full, false);
+        for (const [r0, r1] of [[0, 1], [3, 10], [17, 50]]) {
+          const part = kernels.alloc((r1 - r0) * n);
+          kernels.gemm(false, tb, r1 - r0, n, k, A.subarray(r0 * k, r1 * k), B, part, false);
+          expect(new Uint32Array(part.buffer, part.byteOffset, part.length))
+            .toEqual(new Uint32Array(full.buffer, full.byteOffset + r0 * n * 4, (r1 - r0) * n));
+        }
+      }
+    });
+
+    test('accumulate=false ignores (and overwrites) NaN in C; accumulate=true adds to C', () => {
+      const kernels = make();
+      const A = kernels.alloc(6).fill(1);
+      const B = kernels.alloc(6).fill(2);
+      const C = kernels.alloc(4).fill(NaN);
+      kernels.gemm(false, false, 2, 2, 3, A, B, C, false);
+      expect(Array.from(C)).toEqual([6, 6, 6, 6]);
+      kernels.gemm(false, false, 2, 2, 3, A, B, C, true);
+      expect(Array.from(C)).toEqual([12, 12, 12, 12]);
+    });
+
+    test('k = 0 gives C = 0 (or leaves C when accumulating); m or n = 0 is a no-op', () => {
+      const kernels = make();
+      const E = kernels.alloc(0);
+      const C = kernels.alloc(6).fill(3);
+      kernels.gemm(false, false, 2, 3, 0, E, E, C, true);
+      expect(Array.from(C)).toEqual([3, 3, 3, 3, 3, 3]);
+      kernels.gemm(false, false, 2, 3, 0, E, E, C, false);
+      expect(Array.from(C)).toEqual([0, 0, 0, 0, 0, 0]);
+      kernels.gemm(true, true, 0, 3, 4, E, kernels.alloc(12), E, false);
+    });
+
+    test('works on offset views and leaves memory around C untouched', () => {
+      const kernels = make();
+      const m = 9, n = 19, k = 11;
+      const A = randomFill(new Float32Array(m * k + 5), 1).subarray(3, 3 + m * k);
+      const B = randomFill(new Float32Array(k * n + 7), 2).subarray(1, 1 + k * n);
+      const big = new Float32Array(m * n + 8).fill(-7);
+      const C = big.subarray(4, 4 + m * n);
+      kernels.gemm(true, false, m, n, k, A, B, C, false);
+      const ref = referenceGemm(true, false, m, n, k, A, B, C, false);
+      for (let i = 0; i < C.length; i++) expect(C[i]).toBeCloseTo(ref.value[i], 4);
+      expect(Array.from(big.subarray(0, 4))).toEqual([-7, -7, -7, -7]);
+      expect(Array.from(big.subarray(4 + m * n))).toEqual([-7, -7, -7, -7]);
+    });
+
+    test('alloc returns zeroed Float32Arrays of the requested length', () => {
+      const kernels = make();
+      for (const len of [0, 1, 17, 1000]) {
+        const a = kernels.alloc(len);
+        expect(a).toBeInstanceOf(Float32Array);
+        expect(a.length).toBe(len);
+        expect(a.every((x) => x === 0)).toBe(true);
+      }
+    });
+
+    test('rejects arrays shorter than the shape needs', () => {
+      const kernels = make();
+      const A = new Float32Array(6), B = new Float32Array(6), C = new Float32Array(4);
+      expect(() => kernels.gemm(false, false, 2, 2, 3, A.subarray(1), B, C, false)).toThrow(RangeError);
+      expect(() => kernels.gemm(false, false, 2, 2, 3, A, B.subarray(1), C, false)).toThrow(RangeError);
+      expect(() => kernels.gemm(false, false, 2, 2, 3, A, B, C.subarray(1), false)).toThrow(RangeError);
+    });
+  });
+}
