@@ -75,7 +75,8 @@ describe('distributed training equals single-process training', () => {
 
   test('kill -9 one of three workers at a random step: the run finishes, every sample counted once, same result', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gm-'));
-    const c = await startCoordinator([...RUN, '--local-workers', '0', '--min-workers', '3', '--json', '--quiet', '--ledger-out', join(dir, 'ledger.jsonl')]);
+    // --step-delay keeps the run from ending before the kill lands; it changes no step.
+    const c = await startCoordinator([...RUN, '--local-workers', '0', '--min-workers', '3', '--step-delay', '5', '--json', '--quiet', '--ledger-out', join(dir, 'ledger.jsonl')]);
     const ws = [c.startWorker('a'), c.startWorker('b'), c.startWorker('c')];
     const killAt = 20 + Math.floor(Math.random() * 80);
     await waitFor(`step ${killAt}`, () => {
@@ -84,14 +85,18 @@ describe('distributed training equals single-process training', () => {
     });
     const victim = (await c.status()).workers.find((w) => w.name === 'b')!.id;
     ws[1]!.child.kill('SIGKILL');
+    await new Promise((res) => ws[1]!.child.once('exit', res));
+    // Steps run fast: the kill lands a few steps after killAt. Take the ledger's last step at the kill.
+    const killedAt = Math.max(...readFileSync(join(dir, 'ledger.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as LedgerRow).step));
     const r = await c.result;
     expect(r.code, r.stderr).toBe(0);
     expect(lastJson(r.stdout).paramsSha256).toBe((await ref()).sha);
     const rows = expectExactlyOnce(join(dir, 'ledger.jsonl'), 150);
     // The victim did real work before, none after; the run went on without it.
     expect(rows.some((x) => x.worker === victim && x.status === 'done' && x.step <= killAt)).toBe(true);
-    expect(rows.some((x) => x.worker === victim && x.status === 'done' && x.step > killAt + 1)).toBe(false);
-    expect(rows.some((x) => x.status === 'done' && x.step > killAt + 1)).toBe(true);
+    expect(rows.some((x) => x.worker === victim && x.status === 'done' && x.step > killedAt + 1)).toBe(false);
+    expect(killedAt).toBeLessThan(148);
+    expect(rows.some((x) => x.status === 'done' && x.step > killedAt + 1)).toBe(true);
     for (const w of ws) await w.result;
   });
 });

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { ACTIVATIONS, LOSSES, validateSpec, type ModelSpec, type OptimizerConfig } from '@gradmesh/core';
+import { ACTIVATIONS, LOSSES, paramLayout, validateSpec, type ModelSpec, type OptimizerConfig } from '@gradmesh/core';
+import { KERNEL_CHOICES } from '@gradmesh/engine';
+import { loadKernels } from '@gradmesh/engine/node';
 import type { Dataset } from '@gradmesh/data';
 import { modelSpecSchema } from '@gradmesh/protocol';
 import { flag, intFrom, nonNegativeNumber, positiveNumber, type Options } from './flags.js';
@@ -28,6 +30,11 @@ export const trainOptions: Options = {
   epochs: { type: 'string', valueName: 'N', help: 'epochs to train (default 12)' },
   steps: { type: 'string', valueName: 'N', help: 'steps to train (overrides --epochs)' },
   seed: { type: 'string', valueName: 'N', help: 'seed for initialisation and data order (default 1)' },
+  kernels: {
+    type: 'string',
+    valueName: 'SET',
+    help: 'wasm (default: identical bits in every Node worker and browser) | native (AVX2/AVX-512, Node only) | js | auto (fastest that loads)',
+  },
   save: { type: 'string', valueName: 'FILE', help: 'write the trained model here (atomically)' },
   'metrics-out': { type: 'string', valueName: 'FILE', help: 'write one JSON line per step and a final summary line' },
   json: { type: 'boolean', help: 'print the final summary as JSON on stdout' },
@@ -44,6 +51,8 @@ export interface TrainConfig {
   microBatch: number;
   seed: number;
   steps: number;
+  /** Kernel family every worker computes with (resolved from --kernels). */
+  kernels: 'js' | 'wasm' | 'native';
 }
 
 type Values = Record<string, string | boolean | undefined>;
@@ -114,7 +123,16 @@ export function buildConfig(v: Values, ds: Dataset, stepsPerEpoch: (batch: numbe
         ? { kind: 'step' as const, every: Math.max(1, Math.floor(steps / 3)), gamma: 0.3 }
         : { kind: 'constant' as const };
   const optimizer: OptimizerConfig = { kind, lr, schedule, warmupSteps, weightDecay, ...(clipNorm === undefined ? {} : { clipNorm }) };
-  const cfg: TrainConfig = { dataset: ds.name, spec: buildSpec(v, ds), optimizer, batch, microBatch, seed, steps };
+  const choice = flag('kernels', str(v, 'kernels') ?? 'wasm', z.enum(KERNEL_CHOICES), KERNEL_CHOICES.join('|'));
+  const spec = buildSpec(v, ds);
+  let loaded;
+  try {
+    loaded = loadKernels(choice, paramLayout(spec).paramCount);
+  } catch (err) {
+    throw new UsageError(`--kernels: ${(err as Error).message}`);
+  }
+  const cfg: TrainConfig = { dataset: ds.name, spec, optimizer, batch, microBatch, seed, steps, kernels: loaded.family };
+  if (loaded.note) process.stderr.write(`gradmesh: ${loaded.note}\n`);
   const label = str(v, 'label');
   if (label !== undefined) cfg.label = label;
   return cfg;

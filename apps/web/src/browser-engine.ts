@@ -1,7 +1,7 @@
 import type { RunInfo, TaskEngine, TaskMessage, TaskResult } from '@gradmesh/client';
 import { createModel, type ModelSpec } from '@gradmesh/core';
 import { decodeDatasetBinary } from '@gradmesh/data';
-import { LocalEngine, packNodes } from '@gradmesh/engine';
+import { LocalEngine, loadPortableKernels, packNodes } from '@gradmesh/engine';
 import { modelSpecSchema } from '@gradmesh/protocol';
 import type { RunSummary } from './join-messages.js';
 
@@ -27,7 +27,9 @@ export class BrowserTaskEngine implements TaskEngine {
     const parsed = modelSpecSchema.safeParse(run.spec);
     if (!parsed.success) throw new Error(`the coordinator sent an invalid model spec: ${parsed.error.issues[0]?.message}`);
     if (!run.datasetUrl) throw new Error(`run ${run.runId} serves no dataset over HTTP; a browser cannot load "${run.dataset}" by name`);
-    if (run.kernels !== undefined && run.kernels !== 'js') this.log(`the run asks for ${run.kernels} kernels; this browser computes with the JS kernels`);
+    // Browsers run the portable kernels: wasm (bit-identical to Node workers on wasm) or the JS reference.
+    const family = run.kernels === 'js' ? 'js' : 'wasm';
+    if (run.kernels === 'native') this.log('the run uses native kernels, which browsers lack; computing with wasm (same result up to the last bits)');
     // The coordinator names the dataset by the address it listens on (it may be
     // 0.0.0.0 or a loopback name this browser cannot reach); the page came from
     // the coordinator, so its path is fetched from the page's own origin.
@@ -40,7 +42,7 @@ export class BrowserTaskEngine implements TaskEngine {
     const bytes = new Uint8Array(await res.arrayBuffer());
     const datasetMs = performance.now() - t0;
     const dataset = decodeDatasetBinary(bytes);
-    const model = createModel(parsed.data as ModelSpec);
+    const model = createModel(parsed.data as ModelSpec, loadPortableKernels(family, run.paramCount));
     if (model.inputs !== dataset.inputs || model.outputs !== dataset.outputs) {
       throw new Error(`model ${model.inputs}→${model.outputs} does not fit dataset ${dataset.name} (${dataset.inputs}→${dataset.outputs})`);
     }

@@ -1,6 +1,6 @@
-import type { ModelSpec } from '@gradmesh/core';
-import { LocalEngine, type GradientEngine } from '@gradmesh/engine';
-import { buildContext, PoolEngine, type ContextSpec } from '@gradmesh/engine/node';
+import { paramLayout, type ModelSpec } from '@gradmesh/core';
+import { KERNEL_CHOICES, LocalEngine, type GradientEngine, type KernelChoice } from '@gradmesh/engine';
+import { buildContext, loadKernels, PoolEngine, type ContextSpec } from '@gradmesh/engine/node';
 import { modelSpecSchema, type RunInfo, type TaskMessage } from '@gradmesh/protocol';
 import type { TaskEngine } from '@gradmesh/client';
 import { packNodes } from '@gradmesh/engine';
@@ -31,7 +31,7 @@ export class NodeTaskEngine implements TaskEngine {
     const parsed = modelSpecSchema.safeParse(run.spec);
     if (!parsed.success) throw new Error(`the coordinator sent an invalid model spec: ${parsed.error.issues[0]?.message}`);
     const spec = parsed.data as ModelSpec;
-    const ctx: ContextSpec = { dataset: run.dataset, spec };
+    const ctx: ContextSpec = { dataset: run.dataset, spec, kernels: this.kernelsFor(run, spec) };
     if (run.datasetUrl) {
       const url = new URL(run.datasetUrl, this.coordinatorUrl.replace(/^ws/, 'http'));
       url.searchParams.set('token', this.token);
@@ -52,6 +52,19 @@ export class NodeTaskEngine implements TaskEngine {
       this.engine = new LocalEngine(c.model, c.data);
     }
     this.run = run;
+  }
+
+  /** The run's kernel family; a worker without the native addon computes with wasm (correct, but not bit-identical). */
+  private kernelsFor(run: RunInfo, spec: ModelSpec): KernelChoice {
+    const want = (run.kernels ?? 'wasm') as KernelChoice;
+    if (!(KERNEL_CHOICES as readonly string[]).includes(want)) throw new Error(`the run asks for unknown kernels "${want}"`);
+    try {
+      loadKernels(want, paramLayout(spec).paramCount);
+      return want;
+    } catch (err) {
+      this.log(`${(err as Error).message}; computing with wasm kernels instead (results will differ from the run's in the last bits)`);
+      return 'wasm';
+    }
   }
 
   setParams(version: number, params: Float32Array): void {

@@ -7,3 +7,4 @@ export * from './local-engine.js';
 export * from './trainer.js';
 export * from './wire.js';
 export * from './robust.js';
+export * from './kernels.js';

@@ -10,7 +10,8 @@ export class LocalEngine implements GradientEngine {
 
   constructor(model: GradModel, data: Rows) {
     this.shard = new ShardEngine(model, data);
-    this.params = new Float32Array(model.paramCount);
+    // In the kernels' own memory: copied in once per step, not once per micro-batch.
+    this.params = this.shard.alloc(model.paramCount);
   }
 
   setParams(_version: number, params: Float32Array): void {

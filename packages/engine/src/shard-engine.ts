@@ -8,6 +8,8 @@ export interface GradModel {
   readonly paramCount: number;
   readonly inputs: number;
   readonly outputs: number;
+  /** Where buffers should live so the model's kernels use them without copying (WASM memory). */
+  readonly kernels?: { alloc(length: number): Float32Array };
   lossAndGrad(params: Float32Array, x: Float32Array, y: Float32Array, n: number, grad: Float32Array): number;
 }
 
@@ -24,15 +26,19 @@ export interface Rows {
  */
 export class ShardEngine {
   private readonly pool: BufferPool;
-  private xb = new Float32Array(0);
-  private yb = new Float32Array(0);
+  private xb: Float32Array = new Float32Array(0);
+  private yb: Float32Array = new Float32Array(0);
 
   constructor(
     readonly model: GradModel,
     readonly data: Rows,
   ) {
-    this.pool = new BufferPool(model.paramCount);
+    this.alloc = model.kernels ? (n) => model.kernels!.alloc(n) : (n) => new Float32Array(n);
+    this.pool = new BufferPool(model.paramCount, this.alloc);
   }
+
+  /** Allocates where the model's kernels work in place. */
+  readonly alloc: (n: number) => Float32Array;
 
   compute(params: Float32Array, task: GradTask): { nodes: TreeNode[]; samples: number } {
     const { batch, microBatch, mbLo, mbHi, indices } = task;
@@ -43,8 +49,8 @@ export class ShardEngine {
     }
     const { inputs, outputs } = this.model;
     if (this.xb.length < microBatch * inputs) {
-      this.xb = new Float32Array(microBatch * inputs);
-      this.yb = new Float32Array(microBatch * outputs);
+      this.xb = this.alloc(microBatch * inputs);
+      this.yb = this.alloc(microBatch * outputs);
     }
     this.pool.reset();
     const base = mbLo * microBatch;

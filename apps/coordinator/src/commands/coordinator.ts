@@ -3,9 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { createModel, Optimizer, Rng, encodeModel } from '@gradmesh/core';
+import { createModel, Optimizer, Rng, encodeModel, paramLayout } from '@gradmesh/core';
 import { batchIndices, encodeDatasetBinary, stepsPerEpoch } from '@gradmesh/data';
 import { maxFrameBytes } from '../coordinator/limits.js';
+import { loadKernels } from '@gradmesh/engine/node';
 import { flag, helpText, intFrom, parseFlags, positiveNumber, type Options } from '../flags.js';
 import { buildConfig, defaultThreads, trainOptions, type TrainConfig } from '../train-options.js';
 import { Progress } from '../progress.js';
@@ -83,7 +84,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   let cfg: TrainConfig = buildConfig(v, ds, (b) => stepsPerEpoch(ds.train.n, b));
   cfg.dataset = datasetArg;
 
-  const model = createModel(cfg.spec);
+  const model = createModel(cfg.spec, loadKernels(cfg.kernels, paramLayout(cfg.spec).paramCount).kernels);
   let params: Float32Array = new Float32Array(model.paramCount);
   model.initParams(params, new Rng(cfg.seed));
   let optimizer = new Optimizer(cfg.optimizer, model.paramCount);
@@ -119,6 +120,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     batch: cfg.batch,
     microBatch: cfg.microBatch,
     seed: cfg.seed,
+    kernels: cfg.kernels,
   };
   const coord = new Coordinator({
     run,

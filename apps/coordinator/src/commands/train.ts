@@ -1,9 +1,9 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { createModel, Optimizer, Rng, encodeModel } from '@gradmesh/core';
+import { createModel, Optimizer, Rng, encodeModel, paramLayout } from '@gradmesh/core';
 import { batchIndices, stepsPerEpoch, type Dataset } from '@gradmesh/data';
 import { loadDataset } from '@gradmesh/data/node';
 import { LocalEngine, Trainer, type GradientEngine } from '@gradmesh/engine';
-import { PoolEngine } from '@gradmesh/engine/node';
+import { loadKernels, PoolEngine } from '@gradmesh/engine/node';
 import { flag, helpText, intFrom, parseFlags, type Options } from '../flags.js';
 import { buildConfig, defaultThreads, trainOptions, type TrainConfig } from '../train-options.js';
 import { Progress } from '../progress.js';
@@ -63,13 +63,13 @@ async function runTraining(
   v: Record<string, string | boolean | undefined>,
   progress: Progress,
 ): Promise<number> {
-  const model = createModel(cfg.spec);
+  const model = createModel(cfg.spec, loadKernels(cfg.kernels, paramLayout(cfg.spec).paramCount).kernels);
   const params = new Float32Array(model.paramCount);
   model.initParams(params, new Rng(cfg.seed));
   const optimizer = new Optimizer(cfg.optimizer, model.paramCount);
   const engine: GradientEngine =
     threads > 1
-      ? new PoolEngine({ threads, paramCount: model.paramCount, context: { dataset: cfg.dataset, spec: cfg.spec, ...(cfg.label ? { label: cfg.label } : {}) } })
+      ? new PoolEngine({ threads, paramCount: model.paramCount, context: { dataset: cfg.dataset, spec: cfg.spec, kernels: cfg.kernels, ...(cfg.label ? { label: cfg.label } : {}) } })
       : new LocalEngine(model, ds.train);
   const spe = stepsPerEpoch(ds.train.n, cfg.batch);
   const trainer = new Trainer(params, optimizer, engine, (t) => batchIndices(ds.train.n, cfg.batch, cfg.seed, t), cfg.batch, cfg.microBatch);

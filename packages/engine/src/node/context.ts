@@ -1,4 +1,6 @@
-import { createModel, type Model, type ModelSpec } from '@gradmesh/core';
+import { createModel, paramLayout, type Model, type ModelSpec } from '@gradmesh/core';
+import type { KernelChoice } from '../kernels.js';
+import { loadKernels } from './kernels.js';
 import { decodeDatasetBinary, type Dataset } from '@gradmesh/data';
 import { loadDataset } from '@gradmesh/data/node';
 import type { Rows } from '../shard-engine.js';
@@ -10,7 +12,8 @@ export interface ContextSpec {
   /** The dataset as GMDS bytes (downloaded once from the coordinator), shared by all threads. */
   datasetBytes?: SharedArrayBuffer;
   spec: ModelSpec;
-  kernels?: string;
+  /** Kernel family (default wasm). */
+  kernels?: KernelChoice;
 }
 
 export interface ComputeContext {
@@ -23,7 +26,9 @@ export async function buildContext(c: ContextSpec): Promise<ComputeContext> {
   const dataset = c.datasetBytes
     ? decodeDatasetBinary(new Uint8Array(c.datasetBytes))
     : await loadDataset(c.dataset, c.label === undefined ? {} : { label: c.label });
-  const model = createModel(c.spec);
+  const paramCount = paramLayout(c.spec).paramCount;
+  const { kernels } = loadKernels(c.kernels ?? 'wasm', paramCount);
+  const model = createModel(c.spec, kernels);
   if (model.inputs !== dataset.inputs || model.outputs !== dataset.outputs) {
     throw new Error(`model ${model.inputs}→${model.outputs} does not fit dataset ${dataset.name} (${dataset.inputs}→${dataset.outputs})`);
   }

@@ -1,2 +1,3 @@
 export * from './context.js';
 export * from './pool-engine.js';
+export * from './kernels.js';

@@ -17,18 +17,23 @@ export interface PoolReply {
 }
 
 const { context, paramsSab } = workerData as { context: ContextSpec; paramsSab: SharedArrayBuffer };
-const params = new Float32Array(paramsSab);
+const shared = new Float32Array(paramsSab);
 // Loaded once per thread on its first task, not per step. (Not top-level await:
 // piscina's loader cannot import a TypeScript module that uses it under tsx.)
-let ready: Promise<{ ctx: ComputeContext; engine: ShardEngine }> | undefined;
+let ready: Promise<{ ctx: ComputeContext; engine: ShardEngine; params: Float32Array }> | undefined;
 
 // Fault injection for tests: GRADMESH_FAULT_THREAD_STEP=N makes a thread throw at step N.
 const faultStep = process.env.GRADMESH_FAULT_THREAD_STEP === undefined ? -1 : Number(process.env.GRADMESH_FAULT_THREAD_STEP);
 
 export default async function run(task: PoolTask): Promise<PoolReply> {
   if (task.step === faultStep) throw new Error(`injected fault at step ${task.step} (GRADMESH_FAULT_THREAD_STEP)`);
-  ready ??= buildContext(context).then((ctx) => ({ ctx, engine: new ShardEngine(ctx.model, ctx.data) }));
-  const { ctx, engine } = await ready;
+  ready ??= buildContext(context).then((ctx) => {
+    const engine = new ShardEngine(ctx.model, ctx.data);
+    return { ctx, engine, params: engine.alloc(ctx.model.paramCount) };
+  });
+  const { ctx, engine, params } = await ready;
+  // One copy per task into the kernels' memory (WASM), instead of one per micro-batch.
+  params.set(shared);
   const { nodes } = engine.compute(params, task);
   const p = ctx.model.paramCount;
   const out = new Float32Array(task.out);
