@@ -200,9 +200,21 @@ export class CoordinatorServer {
     this.track(ws);
     let member: Member | null = null;
     const maxBuffered = this.opts.maxBufferedBytes ?? 8 << 20;
+    // Everything sent to a worker in one event-loop turn (a step's parameters and the
+    // next step's task) leaves in one writev: corked now, uncorked after this turn.
+    const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    let corked = false;
     const handle: WorkerHandle = {
       send: (msg: ServerMessage) => {
         if (ws.readyState !== ws.OPEN) return;
+        if (socket && !corked) {
+          corked = true;
+          socket.cork();
+          setImmediate(() => {
+            corked = false;
+            socket.uncork();
+          });
+        }
         // A worker that cannot drain what it is sent falls out of the run rather than growing our memory.
         if (ws.bufferedAmount > maxBuffered) {
           fail('RATE_LIMITED', `more than ${maxBuffered} bytes queued; the connection is too slow`);
