@@ -1,0 +1,128 @@
+/**
+ * Section `threads`: data parallelism over the cores of one machine. Samples/s
+ * of LocalEngine (one thread) and PoolEngine (piscina, 1 and 2 threads), the
+ * pool's per-step overhead on a tiny model, and where that overhead goes.
+ */
+import { compareCells, runOnce, type CellResult, type CellSpec } from '../lib/cells.js';
+import { fmt, fmtInt, fmtPct, fmtRatio } from '../lib/format.js';
+import { availableKernels, engineKernelChoices, type KernelName } from '../lib/kernel-sets.js';
+import { LARGE, SMALL, TINY, paramCountOf, type Arch } from '../lib/models.js';
+import { benchModule } from '../lib/paths.js';
+import { target, type Ctx, type Section, type SectionResult, type SummaryRow } from '../lib/section.js';
+
+const CELLS = benchModule('sections/threads-cells.ts');
+
+interface Variant {
+  arch: Arch;
+  microBatch: number;
+  kernels: KernelName;
+}
+
+export const threads: Section = {
+  name: 'threads',
+  title: 'Scaling over threads: PoolEngine (piscina) vs LocalEngine',
+  async run(ctx: Ctx): Promise<SectionResult> {
+    const notes: string[] = [
+      'every cell runs the production Trainer step (plan, gather, gradients, canonical-tree reduction, SGD); LocalEngine and the pool\'s threads use the kernel set named in the row',
+      'speed-up = PoolEngine(2 threads) / LocalEngine at the same micro-batch; the 2 cores are shared with other work, which caps 2-thread figures first',
+    ];
+    const avail = await availableKernels();
+    const fastest = avail.names.at(-1)!;
+    const choices = await engineKernelChoices();
+    const sets: KernelName[] = ['js'];
+    if (fastest.name !== 'js') {
+      if (choices?.includes(fastest.name)) sets.push(fastest.name);
+      else notes.push(`the pool cannot run the ${fastest.label} kernels yet (ContextSpec.kernels is ignored), so only js rows`);
+    }
+    // The CLI's default micro-batch (32), and half the batch (one micro-batch per thread: fewest, largest matrix products).
+    const variants: Variant[] = sets.flatMap((kernels) => [
+      { arch: LARGE, microBatch: 32, kernels },
+      { arch: LARGE, microBatch: LARGE.batch / 2, kernels },
+      { arch: SMALL, microBatch: 32, kernels },
+      // The tiny model measures fixed costs, which do not depend on the kernels.
+      ...(kernels === 'js' ? [{ arch: TINY, microBatch: TINY.batch / 2, kernels }] : []),
+    ]);
+    const engines: Array<{ key: string; engine: 'local' | 'pool'; threads: number; label: string }> = [
+      { key: 'local', engine: 'local', threads: 1, label: 'LocalEngine' },
+      { key: 'pool1', engine: 'pool', threads: 1, label: 'PoolEngine 1 thread' },
+      { key: 'pool2', engine: 'pool', threads: 2, label: 'PoolEngine 2 threads' },
+    ];
+    const rows: string[][] = [];
+    const summary: SummaryRow[] = [];
+    const data: Record<string, unknown> = {};
+    for (const v of variants) {
+      const name = `${v.arch.name} b${v.arch.batch} mb${v.microBatch}, ${v.kernels}`;
+      ctx.log(`threads: ${name}`);
+      const specs: CellSpec[] = engines.map((e) => ({
+        id: e.key,
+        label: e.label,
+        module: CELLS,
+        factory: 'engineCell',
+        args: { arch: v.arch, engine: e.engine, threads: e.threads, microBatch: v.microBatch, kernels: v.kernels },
+        unitsPerStep: v.arch.batch,
+      }));
+      const res = await compareCells(specs, { runs: ctx.runs, blockMs: ctx.blockMs, warmupMs: ctx.warmupMs, log: ctx.log });
+      const by = (k: string): CellResult => res.find((r) => r.id === k)!;
+      const local = by('local');
+      const p1 = by('pool1');
+      const p2 = by('pool2');
+      const overheadUs = (p1.msPerStep - local.msPerStep) * 1000;
+      rows.push([
+        name,
+        local.ok ? fmtInt(local.median) : 'failed',
+        p1.ok ? fmtInt(p1.median) : 'failed',
+        p2.ok ? fmtInt(p2.median) : 'failed',
+        fmtRatio(p2.median / local.median),
+        fmtRatio(p2.median / p1.median),
+        fmt(local.msPerStep * 1000),
+        fmt(overheadUs),
+        `±${fmtPct(Math.max(local.spread, p1.spread, p2.spread) / 2, 0)}`,
+        [local, p1, p2].map((c) => fmt(c.cpuShare, 2)).join(' / '),
+      ]);
+      for (const r of res) if (!r.ok) notes.push(`${name}: ${r.label}: ${r.error}`);
+      data[name] = { arch: v.arch, microBatch: v.microBatch, kernels: v.kernels, results: res, speedup: p2.median / local.median, pool1OverheadUs: overheadUs };
+      if (v.arch === LARGE) {
+        summary.push({
+          metric: `threads ${name}: 2 threads vs 1`,
+          value: `${fmtInt(p2.median)} vs ${fmtInt(local.median)} samples/s = ${fmtRatio(p2.median / local.median)}`,
+          target: '≥ 1.8×',
+          status: target(p2.median / local.median, 1.8),
+        });
+      } else if (v.arch === SMALL) {
+        summary.push({ metric: `threads ${name}: 2 threads vs 1`, value: fmtRatio(p2.median / local.median) });
+      } else {
+        summary.push({ metric: `threads: pool per-step overhead (${v.arch.name}, 1 thread vs LocalEngine)`, value: `${fmt(overheadUs)} µs/step` });
+      }
+    }
+    ctx.table({
+      title: `threads — samples/s (median of ${ctx.runs} interleaved runs after warm-up)`,
+      headers: ['model, batch, micro-batch, kernels', 'LocalEngine', 'Pool 1 thr', 'Pool 2 thr', '2 thr / Local', '2 thr / 1 thr', 'Local µs/step', 'pool overhead µs/step', 'spread', 'cores used L/1/2'],
+      rows,
+      notes: [
+        'pool overhead = PoolEngine(1 thread) − LocalEngine per step: the message round trip plus the copies the pool adds',
+        'cores used = CPU time / wall time of the cell\'s process (all threads) while timed: a 2-thread pool that gets < 2 cores cannot scale 2×',
+        ...notes,
+      ],
+    });
+
+    ctx.log('threads: where the pool overhead goes');
+    const archs = [TINY, SMALL, LARGE];
+    const b = await runOnce({ id: 'breakdown', label: 'pool breakdown', module: CELLS, factory: 'poolBreakdown', args: { archs, runs: ctx.runs, blockMs: ctx.quick ? 60 : 150 }, unitsPerStep: 1 });
+    if (b.ok) {
+      const parts = b.extra.rows as Array<{ part: string; us: Record<string, number> }>;
+      ctx.table({
+        title: 'threads — pool overhead by part, µs (median of runs)',
+        headers: ['part', ...archs.map((a) => `${a.name} (${fmtInt(paramCountOf(a))} params)`)],
+        rows: parts.map((p) => [p.part, ...archs.map((a) => fmt(p.us.all ?? p.us[a.name] ?? NaN))]),
+        notes: [
+          'a PoolEngine step = setParams copy + one piscina task per thread (message round trip) + each thread copying its gradient into its shared slot + the reduction; LocalEngine pays setParams too',
+          'round trips are wall time (they wait on another thread); the copies and the reduction are CPU time per call, which is what they cost on an idle core',
+        ],
+      });
+      data.breakdown = parts;
+    } else {
+      notes.push(`pool breakdown failed: ${b.error}`);
+    }
+    return { summary, notes, data };
+  },
+};
