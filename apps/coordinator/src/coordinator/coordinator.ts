@@ -35,6 +35,10 @@ export interface Member {
   state: MemberState;
   /** Share of the last step's batch, 0..1. */
   share: number;
+  /** Tasks taken away from it at a deadline whose (late) result has not come back. */
+  overdue: number;
+  /** Tasks ever assigned. */
+  tasksAssigned: number;
 }
 
 interface Assignment {
@@ -144,6 +148,8 @@ export class Coordinator extends EventEmitter {
       lastSeen: Date.now(),
       state: 'idle',
       share: 0,
+      overdue: 0,
+      tasksAssigned: 0,
     };
     this.members.set(id, m);
     handle.send({ type: 'welcome', workerId: id, run: this.opts.run });
@@ -199,6 +205,9 @@ export class Coordinator extends EventEmitter {
     if (a.status === 'cancelled') {
       this.ledger.record({ step: a.step, taskId: a.taskId, worker: id, mbLo: a.mbLo, mbHi: a.mbHi, status: 'late' });
       this.assignments.delete(g.taskId);
+      // It is alive after all: it may have work again (its measured speed decides how much).
+      m.overdue = Math.max(0, m.overdue - 1);
+      if (m.overdue === 0 && m.state === 'straggling') m.state = this.hasPending(id) ? 'busy' : 'idle';
       return 'STALE_STEP';
     }
     if (a.status !== 'pending' || !this.current || a.step !== this.step) return 'STALE_STEP';
@@ -241,7 +250,7 @@ export class Coordinator extends EventEmitter {
       const s = (samples * 1000) / g.computeMs;
       m.speed = m.speed * 0.6 + s * 0.4;
     }
-    if (m.state !== 'straggling' || !this.hasPending(id)) m.state = this.hasPending(id) ? 'busy' : 'idle';
+    if (m.state !== 'straggling') m.state = this.hasPending(id) ? 'busy' : 'idle';
     this.current.computeMs.push(g.computeMs);
     this.current.finish.push(this.now());
     if (this.stepComplete()) this.finishStep();
@@ -344,7 +353,7 @@ export class Coordinator extends EventEmitter {
     // would otherwise round its share to zero forever, and it would never be measured again.
     const probe = this.step % 25 === 0;
     const weights = pool.map((w) => w.speed);
-    const floorShare = pool.map((w) => (probe || w.stepsDone === 0 ? 1 : 0));
+    const floorShare = pool.map((w) => (w.tasksAssigned === 0 || (probe && w.overdue === 0) ? 1 : 0));
     for (const [lo, hi] of ranges) {
       const shards = splitWithFloor(hi - lo, weights, floorShare);
       shards.forEach((sh, i) => {
@@ -364,7 +373,8 @@ export class Coordinator extends EventEmitter {
     const taskId = this.nextTask++;
     const a: Assignment = { taskId, step: this.step, worker: w.id, mbLo, mbHi, sentAt: this.now(), status: 'pending' };
     this.assignments.set(taskId, a);
-    w.state = 'busy';
+    w.tasksAssigned++;
+    if (w.state !== 'straggling') w.state = 'busy';
     w.handle.send({
       type: 'task',
       step: this.step,
@@ -422,6 +432,7 @@ export class Coordinator extends EventEmitter {
       this.ledger.record({ step: a.step, taskId: a.taskId, worker: a.worker, mbLo: a.mbLo, mbHi: a.mbHi, status: 'reassigned' });
       this.unassigned.push([a.mbLo, a.mbHi]);
       if (w) {
+        w.overdue++;
         w.state = 'straggling';
         w.speed = Math.max(1, w.speed / 4);
         this.emit('log', `worker ${w.name} (${w.id}) missed the step ${this.step} deadline; its shard is reassigned`);
@@ -474,7 +485,8 @@ export class Coordinator extends EventEmitter {
     this.acc = null;
     this.votes = [];
     for (const w of this.members.values()) {
-      if (w.state === 'straggling' && !this.hasPending(w.id)) w.state = 'idle';
+      // A straggler stays out of the assignment pool until its overdue result comes back.
+      if (w.state === 'straggling' && w.overdue === 0) w.state = 'idle';
       w.handle.send({ type: 'params', version: this.step, params: this.opts.params });
     }
     this.emit('step', report);

@@ -222,7 +222,10 @@ export class CoordinatorServer {
         }
         ws.send(encode(msg));
       },
-      close: (code, reason) => ws.close(code, reason.slice(0, 120)),
+      close: (code, reason) => {
+        socket?.uncork();
+        ws.close(code, reason.slice(0, 120));
+      },
     };
     const fail = (code: ErrorCode, detail?: string): void => {
       try {
@@ -301,6 +304,16 @@ export class CoordinatorServer {
 
   async close(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
+    // Graceful first, so what was just sent (`done`) is flushed and read; then whatever is left.
+    const open = [...this.sockets];
+    for (const ws of open) {
+      (ws as unknown as { _socket?: { uncork(): void } })._socket?.uncork();
+      ws.close(1001, 'coordinator closing');
+    }
+    await Promise.race([
+      Promise.all(open.map((ws) => (ws.readyState === ws.CLOSED ? undefined : new Promise((res) => ws.once('close', res))))),
+      new Promise((res) => setTimeout(res, 1000).unref()),
+    ]);
     for (const ws of this.sockets) ws.terminate();
     await new Promise<void>((res) => this.wss.close(() => res()));
     await new Promise<void>((res) => this.http.close(() => res()));
