@@ -205,7 +205,10 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   try {
     await coord.run(async (r: StepReport) => {
       samplesDone += r.samples;
-      metrics?.write(`${JSON.stringify({ step: r.step, epoch: r.epoch, loss: r.loss, samples: r.samples, ms: Math.round(r.ms * 1000) / 1000, workers: r.workers })}\n`);
+      const ms3 = (x: number): number => Math.round(x * 1000) / 1000;
+      metrics?.write(
+        `${JSON.stringify({ step: r.step, epoch: r.epoch, loss: r.loss, samples: r.samples, ms: ms3(r.ms), computeMs: ms3(r.computeMs), waitMs: ms3(r.waitMs), commMs: ms3(r.commMs), workers: r.workers })}\n`,
+      );
       const done = r.step + 1;
       const secs = (performance.now() - t0) / 1000;
       progress.update(done, cfg.steps, `epoch ${r.epoch + 1} step ${done}/${cfg.steps} loss ${r.loss.toFixed(4)} ${Math.round(samplesDone / secs)} samples/s, ${r.workers} workers`);
