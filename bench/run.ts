@@ -6,6 +6,7 @@
  * section fails soft: its error is printed and the next one runs.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { renderTable, type Table } from './lib/format.js';
 import { machineInfo } from './lib/machine.js';
@@ -107,16 +108,17 @@ async function main(): Promise<void> {
       'The machine may be shared: every figure is a median of interleaved runs after a warm-up; compare ratios, not absolutes.\n',
   );
   const selected = SECTIONS.filter((s) => !args.only || args.only.includes(s.name));
-  const results: Record<string, (SectionResult & { seconds: number }) | { error: string; seconds: number }> = {};
+  const results: Record<string, (SectionResult & { seconds: number; loadavg: { start: number[]; end: number[] } }) | { error: string; seconds: number }> = {};
   const summary: Array<SummaryRow & { section: string }> = [];
   for (const s of selected) {
     current = s.name;
-    process.stdout.write(`\n━━ ${s.name}: ${s.title}\n`);
+    const load0 = loadavg();
+    process.stdout.write(`\n━━ ${s.name}: ${s.title} (load average ${load0.map((x) => x.toFixed(2)).join(' ')})\n`);
     const t0 = performance.now();
     try {
       const r = await s.run(ctx);
       const seconds = (performance.now() - t0) / 1000;
-      results[s.name] = { ...r, seconds };
+      results[s.name] = { ...r, seconds, loadavg: { start: load0, end: loadavg() } };
       summary.push(...r.summary.map((row) => ({ ...row, section: s.name })));
       process.stderr.write(`${s.name}: done in ${seconds.toFixed(0)} s\n`);
     } catch (err) {
@@ -129,14 +131,14 @@ async function main(): Promise<void> {
   const summaryTable: Table = {
     title: `Summary (${runs} runs per figure${args.quick ? ', --quick' : ''})`,
     headers: ['metric', 'measured', 'target', ''],
-    rows: summary.map((r) => [r.metric, r.value, r.target ?? '', r.status === 'met' ? 'met' : r.status === 'missed' ? 'MISSED' : '']),
+    rows: summary.map((r) => [r.metric, r.value, r.target ?? '', r.status === 'met' ? 'met' : r.status === 'missed' ? 'MISSED' : r.status === 'contended' ? 'not measurable (machine busy)' : '']),
   };
   process.stdout.write(`${renderTable(summaryTable)}\n`);
   const out = {
     started: started.toISOString(),
     finished: new Date().toISOString(),
     options: { ...args, runs, blockMs: ctx.blockMs, warmupMs: ctx.warmupMs },
-    machine: { ...machine, loadavgAtEnd: (await import('node:os')).loadavg() },
+    machine: { ...machine, loadavgAtEnd: loadavg() },
     summary,
     tables,
     sections: results,

@@ -16,8 +16,11 @@ export interface SummaryRow {
   metric: string;
   value: string;
   target?: string;
-  /** met, missed, or '' when there is no target */
-  status?: 'met' | 'missed' | '';
+  /**
+   * met, missed, '' when there is no target, or contended: the figure could
+   * not be measured fairly (e.g. a 2-thread pool that never got 2 cores).
+   */
+  status?: 'met' | 'missed' | 'contended' | '';
 }
 
 export interface SectionResult {

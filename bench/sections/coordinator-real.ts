@@ -58,8 +58,14 @@ function spawnLogged(args: string[], onExit: (why: string) => void): ChildProces
   let stderr = '';
   const child = spawn(process.execPath, [...process.execArgv, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-  child.once('exit', (code, signal) => onExit(`exited (${signal ?? code})${stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`));
+  child.once('exit', (code, signal) => onExit(`exited (${signal ?? code})${stderr.trim() ? `: ${errorLine(stderr)}` : ''}`));
   return child;
+}
+
+/** The line of a crashed Node process's stderr that says what went wrong (not the trailing "Node.js v20…"). */
+function errorLine(stderr: string): string {
+  const lines = stderr.trim().split('\n').map((l) => l.trim()).filter((l) => l && !/^Node\.js v/.test(l) && !/^at /.test(l));
+  return [...lines].reverse().find((l) => /error/i.test(l)) ?? lines.at(-1) ?? '';
 }
 
 async function stopChildren(children: ChildProcess[]): Promise<void> {

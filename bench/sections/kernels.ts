@@ -54,6 +54,9 @@ export const kernels: Section = {
     ctx.log('kernels: OpenBLAS sgemm limit');
     const sgemm = sgemmLimit(4096, ctx.quick ? 3 : 5);
     if (sgemm.note) notes.push(`sgemm: ${sgemm.note}`);
+    if (sgemm.ok && sgemm.cpuShare! < 0.95) {
+      notes.push(`sgemm had ${fmt(sgemm.cpuShare!, 2)} of a core while timed: per CPU-second it ran at ${fmt(sgemm.gflops! / sgemm.cpuShare!)} GFLOP/s (the % sgemm column uses the wall-clock figure, like the rows it divides)`);
+    }
     const limit = sgemm.ok ? sgemm.gflops! : NaN;
 
     const best = (arch: Arch): CellResult | undefined => results.get(arch.name)!.find((c) => c.id === 'tfjs-wasm-hand' && c.ok);

@@ -1,5 +1,7 @@
 export type { Kernels } from './kernels/types.js';
 export { jsKernels } from './kernels/js.js';
+/** The JS references of the Kernels interface's optional element-wise passes (the bits any implementation must give). */
+export * as jsElementwise from './kernels/elementwise.js';
 export * as detmath from './detmath.js';
 export { Rng, shuffleInPlace, permutation } from './rng.js';
 export {

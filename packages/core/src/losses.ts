@@ -11,6 +11,9 @@ import type { LossName } from './spec.js';
 
 export type LossOp = (out: Float32Array, y: Float32Array, rows: number, cols: number, delta: Float32Array) => number;
 
+/** softmax_xent's exp(z_j − max) for one row, in double (grown to the widest row seen). */
+let rowExp = new Float64Array(16);
+
 export const LOSS_OPS: Record<LossName, LossOp> = {
   // R = Σ (a − y)²,  dR/da = 2(a − y)
   mse_sum(a, y, rows, cols, delta) {
@@ -41,14 +44,19 @@ export const LOSS_OPS: Record<LossName, LossOp> = {
   },
 
   // R = Σ_j y_j (lse(z) − z_j),  dR/dz_j = softmax(z)_j · Σy − y_j  (= p − y for one-hot y)
+  // One exp per element: e_j = exp(z_j − max) is kept (in double) for
+  // p_j = e_j / Σe, rather than recomputed as exp(z_j − lse). exp is ~50 ns
+  // here, and the second one cost ~5 % of a 784-128-10 step.
   softmax_xent(z, y, rows, cols, delta) {
+    if (rowExp.length < cols) rowExp = new Float64Array(cols);
+    const e = rowExp;
     let loss = 0;
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
       let max = -Infinity;
       for (let j = 0; j < cols; j++) if (z[o + j] > max) max = z[o + j];
       let sum = 0;
-      for (let j = 0; j < cols; j++) sum += exp(z[o + j] - max);
+      for (let j = 0; j < cols; j++) sum += e[j] = exp(z[o + j] - max);
       const lse = max + log(sum);
       let ySum = 0;
       for (let j = 0; j < cols; j++) {
@@ -58,7 +66,7 @@ export const LOSS_OPS: Record<LossName, LossOp> = {
           ySum += yj;
         }
       }
-      for (let j = 0; j < cols; j++) delta[o + j] = exp(z[o + j] - lse) * ySum - y[o + j];
+      for (let j = 0; j < cols; j++) delta[o + j] = (e[j] / sum) * ySum - y[o + j];
     }
     return loss;
   },

@@ -12,9 +12,16 @@
  * Workspaces (one activation buffer per layer, two ping-pong delta buffers)
  * come from kernels.alloc and are reused; they grow when n grows, so the
  * steady state allocates nothing.
+ *
+ * relu layers run their element-wise passes — relu, and relu' fused with the
+ * bias gradient's column sums — through the kernels' optional methods when
+ * the kernel set has them (the JS loops otherwise; the same bits either way):
+ * in V8 those loops cost ~2 ns per element, as much as the gemms of the
+ * benchmark models.
  */
 import { ACTIVATION_OPS, type ActivationOps } from './activations.js';
 import { initParams } from './init.js';
+import * as elementwise from './kernels/elementwise.js';
 import { jsKernels } from './kernels/js.js';
 import type { Kernels } from './kernels/types.js';
 import { paramLayout, type LayerLayout } from './layout.js';
@@ -41,6 +48,8 @@ export class Model {
   readonly layers: readonly LayerLayout[];
 
   private readonly ops: readonly ActivationOps[];
+  /** Layers whose activation is relu: their element-wise passes may run in the kernels. */
+  private readonly relu: readonly boolean[];
   private readonly lossOp: LossOp;
   private readonly fused: boolean;
   private readonly slope: number;
@@ -64,6 +73,7 @@ export class Model {
     this.inputs = spec.inputs;
     this.outputs = spec.layers[spec.layers.length - 1].units;
     this.ops = spec.layers.map((l) => ACTIVATION_OPS[l.activation]);
+    this.relu = spec.layers.map((l) => l.activation === 'relu');
     this.lossOp = LOSS_OPS[spec.loss];
     this.fused = isFusedLoss(spec.loss);
     this.slope = spec.leakySlope ?? DEFAULT_LEAKY_SLOPE;
@@ -91,20 +101,20 @@ export class Model {
     const last = this.layers.length - 1;
     let d = this.deltaA;
     const loss = this.lossOp(out, y, n, this.outputs, d);
-    if (!this.fused) this.ops[last].backward(out, d, n, this.outputs, this.slope);
-
     const pv = this.viewsOf(params);
     const gv = this.viewsOf(grad);
     const k = this.kernels;
+    // The fused losses hand back dR/dZ already; the others dR/dA.
+    if (this.fused) this.storeColSums(d, n, this.outputs, gv[2 * last + 1]);
+    else this.backwardAndSum(last, out, d, n, this.outputs, gv[2 * last + 1]);
     for (let l = last; l >= 0; l--) {
       const { fanIn, fanOut } = this.layers[l];
       const input = l === 0 ? x : this.acts[l - 1];
       k.gemm(true, false, fanIn, fanOut, n, input, d, gv[2 * l], false);
-      this.sumRows(d, n, fanOut, gv[2 * l + 1]);
       if (l > 0) {
         const prev = d === this.deltaA ? this.deltaB : this.deltaA;
         k.gemm(false, true, n, fanIn, fanOut, d, pv[2 * l], prev, false);
-        this.ops[l - 1].backward(this.acts[l - 1], prev, n, fanIn, this.slope);
+        this.backwardAndSum(l - 1, this.acts[l - 1], prev, n, fanIn, gv[2 * l - 1]);
         d = prev;
       }
     }
@@ -155,21 +165,37 @@ export class Model {
     for (let l = 0; l <= last; l++) {
       const { fanIn, fanOut } = this.layers[l];
       const z = this.acts[l];
-      const b = pv[2 * l + 1];
-      for (let r = 0; r < n; r++) z.set(b, r * fanOut);
+      // b is the gemm's start value, not an add after it: with the JS kernels
+      // b + Σ is then rounded to float32 once, not twice (adding b afterwards
+      // made the gradient check's worst error 6× larger), and the broadcast
+      // is a memcpy (~0.2 ns/element here), not a JS loop.
+      broadcastRows(z, pv[2 * l + 1], n, fanOut);
       this.kernels.gemm(false, false, n, fanOut, fanIn, input, pv[2 * l], z, true);
-      if (l < last || applyLast) this.ops[l].forward(z, n, fanOut, this.slope);
+      if (l < last || applyLast) {
+        if (!this.relu[l]) this.ops[l].forward(z, n, fanOut, this.slope);
+        else if (this.kernels.relu !== undefined) this.kernels.relu(n * fanOut, z);
+        else elementwise.relu(n * fanOut, z);
+      }
       input = z;
     }
     return input;
   }
 
+  /** d ← act_l'(d), and out ← Σ_rows d (layer l's bias gradient): one pass for relu. */
+  private backwardAndSum(l: number, a: Float32Array, d: Float32Array, n: number, cols: number, out: Float32Array): void {
+    const k = this.kernels;
+    if (!this.relu[l]) {
+      this.ops[l].backward(a, d, n, cols, this.slope);
+      this.storeColSums(d, n, cols, out);
+    } else if (k.reluBackwardColSums !== undefined) k.reluBackwardColSums(n, cols, a, d, out);
+    else elementwise.reluBackwardColSums(n, cols, a, d, out, this.colSum);
+  }
+
   /** out[j] = Σ_r d[r][j], summed in row order in double. */
-  private sumRows(d: Float32Array, n: number, cols: number, out: Float32Array): void {
+  private storeColSums(d: Float32Array, n: number, cols: number, out: Float32Array): void {
     const acc = this.colSum;
     acc.fill(0, 0, cols);
-    for (let r = 0; r < n; r++) {
-      const o = r * cols;
+    for (let r = 0, o = 0; r < n; r++, o += cols) {
       for (let j = 0; j < cols; j++) acc[j] += d[o + j];
     }
     for (let j = 0; j < cols; j++) out[j] = acc[j];
@@ -209,6 +235,14 @@ export class Model {
       throw new RangeError(`y has ${y.length} values, ${n} samples need ${n * this.outputs}`);
     }
   }
+}
+
+/** Every row of z (rows×cols) ← b: one copy, then doubling block copies (memcpy, not a JS loop). */
+function broadcastRows(z: Float32Array, b: Float32Array, rows: number, cols: number): void {
+  if (rows === 0) return;
+  z.set(b);
+  const len = rows * cols;
+  for (let done = cols; done < len; done *= 2) z.copyWithin(done, 0, Math.min(done, len - done));
 }
 
 /** First index of the largest value in v[o … o+len). */

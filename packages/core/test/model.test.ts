@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { Model, Rng, createModel, jsKernels, referenceLoss, type Kernels, type ModelSpec } from '@gradmesh/core';
+import { Model, Optimizer, Rng, createModel, jsKernels, referenceLoss, type Kernels, type ModelSpec } from '@gradmesh/core';
 import { firstBitDifference, randomBatch, randomParams } from './fixtures.js';
+import { KERNEL_SETS } from './kernel-sets.js';
 
 const mnistLike: ModelSpec = { inputs: 784, layers: [{ units: 128, activation: 'relu' }, { units: 10, activation: 'softmax' }], loss: 'softmax_xent' };
 
@@ -159,4 +160,42 @@ describe('Model', () => {
     forcedXavier.initParams(r, new Rng(10));
     expect(r[0] / p[0]).toBeCloseTo(Math.sqrt(2 / 700) / Math.sqrt(2 / 400), 5);
   });
+});
+
+describe('the optional element-wise kernel passes change no bit of training', () => {
+  // relu, reluBackwardColSums and axpy must reproduce core's JS loops exactly:
+  // a kernel set with them and the same set reduced to its gemm train alike.
+  const spec: ModelSpec = {
+    inputs: 30,
+    layers: [{ units: 17, activation: 'relu' }, { units: 9, activation: 'relu' }, { units: 4, activation: 'softmax' }],
+    loss: 'softmax_xent',
+  };
+  const withPasses = KERNEL_SETS.map((s) => s.make()).filter((k) => k.relu || k.reluBackwardColSums || k.axpy);
+  test('wasm and native implement them', () => {
+    expect(withPasses.map((k) => k.name.split('-')[0])).toEqual(KERNEL_SETS.length > 2 ? ['wasm', 'native'] : ['wasm']);
+  });
+  for (const full of withPasses) {
+    test(`${full.name}: with and without them, loss, gradient and SGD steps are bit-identical`, () => {
+      const gemmOnly: Kernels = { name: `${full.name} (gemm only)`, alloc: (n) => full.alloc(n), gemm: (...a) => full.gemm(...a) };
+      const run = (k: Kernels) => {
+        const m = new Model(spec, k);
+        const rng = new Rng(77);
+        const p = randomParams(m, rng);
+        const g = new Float32Array(m.paramCount);
+        const opt = new Optimizer({ kind: 'sgd', lr: 0.05 }, m.paramCount, k);
+        const losses: number[] = [];
+        for (const n of [16, 13, 32, 7]) { // batches of 16 and 32 take SGD's axpy path, 13 and 7 its division
+          const { x, y } = randomBatch(m, n, rng);
+          losses.push(m.lossAndGrad(p, x, y, n, g));
+          opt.apply(p, g, n);
+        }
+        return { losses, p, g };
+      };
+      const a = run(full);
+      const b = run(gemmOnly);
+      expect(a.losses).toEqual(b.losses);
+      expect(firstBitDifference(a.g, b.g)).toBe(-1);
+      expect(firstBitDifference(a.p, b.p)).toBe(-1);
+    });
+  }
 });

@@ -1,9 +1,9 @@
 // GFLOP/s of the native kernels on the training shapes, and samples/s
 // estimates. Run: node --conditions=@gradmesh/source --import tsx bench/gemm.ts [isa…]
 // The machine is shared: numbers are medians and still noisy.
-// The harness is shared with the WASM benchmarks (same shapes, same tables).
+// The harness is shared with the WASM benchmarks (@gradmesh/core/test-kit).
 import { nativeIsas, tryLoadNativeKernels, type NativeIsa } from '../src/index.js';
-import { benchKernels, cpuClock } from '../../kernels-wasm/bench/harness.js';
+import { benchKernels, cpuClock } from '@gradmesh/core/test-kit/gemm-bench';
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--')) as NativeIsa[];
 const isas = wanted.length ? wanted : nativeIsas();

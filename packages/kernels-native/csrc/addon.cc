@@ -2,9 +2,12 @@
 // dispatch and per-thread scratch. Compiled for the baseline ISA only.
 //
 // Exports (all plain functions, no classes, so a call costs one N-API
-// callback and nine argument conversions, ~0.2 µs):
+// callback and its argument conversions, ~0.2 µs):
 //   isas: string[]            ISAs this CPU can run, best first
 //   gemm_<isa>(transA, transB, m, n, k, A, B, C, accumulate): void
+//   relu_<isa>(length, x): void                                    (core's optional
+//   reluBackwardColSums_<isa>(rows, cols, a, d, out): void          element-wise
+//   axpy_<isa>(length, alpha, x, y): void                           passes)
 #include <node_api.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,10 +21,10 @@
 namespace {
 
 struct Scratch {
-  float* ptr[2] = {nullptr, nullptr};
-  size_t cap[2] = {0, 0};
+  float* ptr[3] = {nullptr, nullptr, nullptr};
+  size_t cap[3] = {0, 0, 0};
   ~Scratch() {
-    for (int s = 0; s < 2; ++s) free(ptr[s]);
+    for (int s = 0; s < 3; ++s) free(ptr[s]);
   }
 };
 
@@ -76,12 +79,12 @@ bool get_bool(napi_env env, napi_value v, const char* name, bool* out) {
 }
 
 // Sizes must be integers in [0, 2^31): guards the size products below.
-bool get_dim(napi_env env, napi_value v, const char* name, gm_i* out) {
+bool get_dim(napi_env env, napi_value v, const char* name, gm_i* out, const char* op = "gemm") {
   double d;
   if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0) || d >= 2147483648.0 ||
       d != (double)(gm_i)d) {
     char msg[96];
-    snprintf(msg, sizeof msg, "gemm: %s must be an integer in [0, 2^31)", name);
+    snprintf(msg, sizeof msg, "%s: %s must be an integer in [0, 2^31)", op, name);
     napi_throw_range_error(env, "GRADMESH_GEMM_ARG", msg);
     return false;
   }
@@ -90,21 +93,22 @@ bool get_dim(napi_env env, napi_value v, const char* name, gm_i* out) {
 }
 
 bool get_f32(napi_env env, napi_value v, const char* name, int64_t need, float** data,
-             size_t* len) {
+             const char* op = "gemm") {
   bool is_ta = false;
   napi_typedarray_type type;
   void* ptr = nullptr;
+  size_t len = 0;
   if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, v, &type, len, &ptr, nullptr, nullptr) != napi_ok ||
+      napi_get_typedarray_info(env, v, &type, &len, &ptr, nullptr, nullptr) != napi_ok ||
       type != napi_float32_array) {
     char msg[96];
-    snprintf(msg, sizeof msg, "gemm: %s must be a Float32Array", name);
+    snprintf(msg, sizeof msg, "%s: %s must be a Float32Array", op, name);
     napi_throw_type_error(env, "GRADMESH_GEMM_ARG", msg);
     return false;
   }
-  if ((int64_t)*len < need) {
+  if ((int64_t)len < need) {
     char msg[160];
-    snprintf(msg, sizeof msg, "gemm: %s has %zu elements, the shape needs %lld", name, *len,
+    snprintf(msg, sizeof msg, "%s: %s has %zu elements, the shape needs %lld", op, name, len,
              (long long)need);
     napi_throw_range_error(env, "GRADMESH_GEMM_SHAPE", msg);
     return false;
@@ -134,9 +138,8 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
     return nullptr;
   const int64_t na = (int64_t)g.m * g.k, nb = (int64_t)g.k * g.n, nc = (int64_t)g.m * g.n;
   float *A, *B, *C;
-  size_t la, lb, lc;
-  if (!get_f32(env, argv[5], "A", na, &A, &la) || !get_f32(env, argv[6], "B", nb, &B, &lb) ||
-      !get_f32(env, argv[7], "C", nc, &C, &lc))
+  if (!get_f32(env, argv[5], "A", na, &A) || !get_f32(env, argv[6], "B", nb, &B) ||
+      !get_f32(env, argv[7], "C", nc, &C))
     return nullptr;
   if (overlaps(C, nc, A, na) || overlaps(C, nc, B, nb)) {
     napi_throw_range_error(env, "GRADMESH_GEMM_ALIAS", "gemm: C must not overlap A or B");
@@ -151,13 +154,107 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// ------------------------------------------------------- element-wise ops --
+
+bool no_overlap(napi_env env, const char* op, const float* a, int64_t na, const float* b, int64_t nb) {
+  if (!overlaps(a, na, b, nb)) return true;
+  char msg[96];
+  snprintf(msg, sizeof msg, "%s: operands must not overlap", op);
+  napi_throw_range_error(env, "GRADMESH_GEMM_ALIAS", msg);
+  return false;
+}
+
+template <size_t N>
+bool get_args(napi_env env, napi_callback_info info, napi_value (&argv)[N], void** data, const char* usage) {
+  size_t argc = N;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, data) != napi_ok) {
+    fail(env, "napi_get_cb_info");
+    return false;
+  }
+  if (argc < N) {
+    napi_throw_type_error(env, "GRADMESH_GEMM_ARG", usage);
+    return false;
+  }
+  return true;
+}
+
+napi_value Relu(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  void* data = nullptr;
+  if (!get_args(env, info, argv, &data, "relu(length, x) takes 2 arguments")) return nullptr;
+  gm_i n;
+  float* x;
+  if (!get_dim(env, argv[0], "length", &n, "relu") || !get_f32(env, argv[1], "x", n, &x, "relu")) return nullptr;
+  static_cast<const GmElementwise*>(data)->relu(n, x);
+  return nullptr;
+}
+
+napi_value ReluBackwardColSums(napi_env env, napi_callback_info info) {
+  const char* op = "reluBackwardColSums";
+  napi_value argv[5];
+  void* data = nullptr;
+  if (!get_args(env, info, argv, &data, "reluBackwardColSums(rows, cols, a, d, out) takes 5 arguments")) return nullptr;
+  gm_i rows, cols;
+  float *a, *d, *out;
+  if (!get_dim(env, argv[0], "rows", &rows, op) || !get_dim(env, argv[1], "cols", &cols, op)) return nullptr;
+  const int64_t len = (int64_t)rows * cols;
+  if (!get_f32(env, argv[2], "a", len, &a, op) || !get_f32(env, argv[3], "d", len, &d, op) ||
+      !get_f32(env, argv[4], "out", cols, &out, op))
+    return nullptr;
+  if (!no_overlap(env, op, a, len, d, len) || !no_overlap(env, op, out, cols, a, len) ||
+      !no_overlap(env, op, out, cols, d, len))
+    return nullptr;
+  double* acc = reinterpret_cast<double*>(gm_scratch(2, 2 * (size_t)cols + 2));
+  if (!acc) {
+    napi_throw_error(env, "GRADMESH_NATIVE_OOM", "reluBackwardColSums: could not allocate scratch");
+    return nullptr;
+  }
+  static_cast<const GmElementwise*>(data)->relu_bwd_colsums(rows, cols, a, d, out, acc);
+  return nullptr;
+}
+
+napi_value Axpy(napi_env env, napi_callback_info info) {
+  const char* op = "axpy";
+  napi_value argv[4];
+  void* data = nullptr;
+  if (!get_args(env, info, argv, &data, "axpy(length, alpha, x, y) takes 4 arguments")) return nullptr;
+  gm_i n;
+  double alpha;
+  float *x, *y;
+  if (!get_dim(env, argv[0], "length", &n, op)) return nullptr;
+  if (napi_get_value_double(env, argv[1], &alpha) != napi_ok) {
+    napi_throw_type_error(env, "GRADMESH_GEMM_ARG", "axpy: alpha must be a number");
+    return nullptr;
+  }
+  if (!get_f32(env, argv[2], "x", n, &x, op) || !get_f32(env, argv[3], "y", n, &y, op) ||
+      !no_overlap(env, op, x, n, y, n))
+    return nullptr;
+  static_cast<const GmElementwise*>(data)->axpy(n, alpha, x, y);
+  return nullptr;
+}
+
+const GmElementwise ew_generic = {gm_relu_generic, gm_relu_bwd_colsums_generic, gm_axpy_generic};
+#if defined(__x86_64__) || defined(_M_X64)
+const GmElementwise ew_avx2 = {gm_relu_avx2, gm_relu_bwd_colsums_avx2, gm_axpy_avx2};
+#endif
+
 // ---------------------------------------------------------------- dispatch --
 
 struct Isa {
   const char* name;
   GmGemmFn fn;
+  const GmElementwise* ew;
   bool supported;
 };
+
+napi_status export_fn(napi_env env, napi_value exports, const char* base, const char* isa,
+                      napi_callback cb, void* data) {
+  char fname[48];
+  snprintf(fname, sizeof fname, "%s_%s", base, isa);
+  napi_value fn;
+  napi_status st = napi_create_function(env, fname, NAPI_AUTO_LENGTH, cb, data, &fn);
+  return st != napi_ok ? st : napi_set_named_property(env, exports, fname, fn);
+}
 
 napi_value Init(napi_env env, napi_value exports) {
   Isa isas[3];
@@ -165,24 +262,25 @@ napi_value Init(napi_env env, napi_value exports) {
 #if defined(__x86_64__) || defined(_M_X64)
   __builtin_cpu_init();
   const bool fma = __builtin_cpu_supports("fma");
-  isas[n++] = {"avx512", gm_gemm_avx512,
+  isas[n++] = {"avx512", gm_gemm_avx512, &ew_avx2,
                __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && fma};
-  isas[n++] = {"avx2", gm_gemm_avx2, __builtin_cpu_supports("avx2") && fma};
+  isas[n++] = {"avx2", gm_gemm_avx2, &ew_avx2, __builtin_cpu_supports("avx2") && fma};
 #endif
-  isas[n++] = {"generic", gm_gemm_generic, true};
+  isas[n++] = {"generic", gm_gemm_generic, &ew_generic, true};
 
   napi_value list;
   GM_CALL(env, napi_create_array(env, &list));
   uint32_t idx = 0;
   for (int i = 0; i < n; ++i) {
     if (!isas[i].supported) continue;
-    char fname[32];
-    snprintf(fname, sizeof fname, "gemm_%s", isas[i].name);
-    napi_value fn, str;
-    GM_CALL(env, napi_create_function(env, fname, NAPI_AUTO_LENGTH, Gemm,
-                                      reinterpret_cast<void*>(isas[i].fn), &fn));
-    GM_CALL(env, napi_set_named_property(env, exports, fname, fn));
-    GM_CALL(env, napi_create_string_utf8(env, isas[i].name, NAPI_AUTO_LENGTH, &str));
+    const char* isa = isas[i].name;
+    void* ew = const_cast<GmElementwise*>(isas[i].ew);
+    GM_CALL(env, export_fn(env, exports, "gemm", isa, Gemm, reinterpret_cast<void*>(isas[i].fn)));
+    GM_CALL(env, export_fn(env, exports, "relu", isa, Relu, ew));
+    GM_CALL(env, export_fn(env, exports, "reluBackwardColSums", isa, ReluBackwardColSums, ew));
+    GM_CALL(env, export_fn(env, exports, "axpy", isa, Axpy, ew));
+    napi_value str;
+    GM_CALL(env, napi_create_string_utf8(env, isa, NAPI_AUTO_LENGTH, &str));
     GM_CALL(env, napi_set_element(env, list, idx++, str));
   }
   GM_CALL(env, napi_set_named_property(env, exports, "isas", list));

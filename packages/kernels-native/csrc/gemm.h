@@ -8,6 +8,8 @@
 // "ODR + -mavx512f" SIGILL).
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 // Index type: 64-bit wherever pointers are (long is 32-bit on Windows).
 typedef ptrdiff_t gm_i;
@@ -34,6 +36,23 @@ int gm_gemm_generic(const GmGemmArgs* args);
 #if defined(__x86_64__) || defined(_M_X64)
 int gm_gemm_avx2(const GmGemmArgs* args);
 int gm_gemm_avx512(const GmGemmArgs* args);
+#endif
+
+// The optional element-wise passes (elementwise.inc), per ISA file. Their bits
+// do not depend on the ISA, so the AVX-512 kernel set uses the AVX2 ones.
+// No operand overlaps another; acc is scratch for cols doubles.
+struct GmElementwise {
+  void (*relu)(gm_i n, float* x);
+  void (*relu_bwd_colsums)(gm_i rows, gm_i cols, const float* a, float* d, float* out, double* acc);
+  void (*axpy)(gm_i n, double alpha, const float* x, float* y);
+};
+void gm_relu_generic(gm_i n, float* x);
+void gm_relu_bwd_colsums_generic(gm_i rows, gm_i cols, const float* a, float* d, float* out, double* acc);
+void gm_axpy_generic(gm_i n, double alpha, const float* x, float* y);
+#if defined(__x86_64__) || defined(_M_X64)
+void gm_relu_avx2(gm_i n, float* x);
+void gm_relu_bwd_colsums_avx2(gm_i rows, gm_i cols, const float* a, float* d, float* out, double* acc);
+void gm_axpy_avx2(gm_i n, double alpha, const float* x, float* y);
 #endif
 
 // Fully unroll the tiny loops over tile rows/vectors *before* scalar

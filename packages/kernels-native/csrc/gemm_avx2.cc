@@ -42,7 +42,13 @@ void ukr(gm_i kc, const float* const* ar, gm_i as, const float* b, float* c, gm_
 }
 
 #include "driver.inc"
+#include "elementwise.inc"
 
 }  // namespace
 
 int gm_gemm_avx2(const GmGemmArgs* args) { return gemm_entry(args); }
+void gm_relu_avx2(gm_i n, float* x) { ew_relu(n, x); }
+void gm_relu_bwd_colsums_avx2(gm_i rows, gm_i cols, const float* a, float* d, float* out, double* acc) {
+  ew_relu_bwd_colsums(rows, cols, a, d, out, acc);
+}
+void gm_axpy_avx2(gm_i n, double alpha, const float* x, float* y) { ew_axpy(n, alpha, x, y); }

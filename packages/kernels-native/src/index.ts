@@ -25,6 +25,9 @@ type GemmFn = Kernels['gemm'];
 interface Addon {
   isas: NativeIsa[];
   [fn: `gemm_${string}`]: GemmFn | undefined;
+  [fn: `relu_${string}`]: Kernels['relu'];
+  [fn: `reluBackwardColSums_${string}`]: Kernels['reluBackwardColSums'];
+  [fn: `axpy_${string}`]: Kernels['axpy'];
 }
 
 const ISAS: readonly NativeIsa[] = ['avx512', 'avx2', 'generic'];
@@ -72,6 +75,11 @@ export function tryLoadNativeKernels(options: NativeLoadOptions = {}): NativeLoa
     // The addon function itself: no JS wrapper between the caller and N-API.
     // It validates arguments and throws TypeError/RangeError with a code.
     gemm,
+    // core's optional element-wise passes, the same bits as its JS loops on
+    // every ISA (csrc/elementwise.inc); absent from an addon built before them.
+    relu: lib[`relu_${isa}`],
+    reluBackwardColSums: lib[`reluBackwardColSums_${isa}`],
+    axpy: lib[`axpy_${isa}`],
   };
   return { kernels, reason: null };
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
 import { loadNativeKernels, nativeIsas, tryLoadNativeKernels, type NativeIsa } from '../src/index.js';
 import { createWasmKernels, kernelFingerprint } from '@gradmesh/kernels-wasm';
-import { describeKernelConformance, randomFill } from './conformance.js';
+import { describeKernelConformance, randomFill } from '@gradmesh/core/test-kit/kernel-conformance';
 
 const pkgDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const loaded = tryLoadNativeKernels();

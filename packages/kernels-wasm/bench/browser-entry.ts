@@ -1,9 +1,9 @@
 // Web Worker side of bench/browser.ts: gemm GFLOP/s, then whole training
 // throughput through @gradmesh/core's Model, as a browser worker would run it.
 import { createWasmKernels, kernelFingerprint } from '../src/index.js';
-import { benchKernels } from './harness.js';
-import { BROWSER_TARGETS } from './shapes.js';
-import { TRAIN_CASES, trainThroughput } from './train-harness.js';
+import { benchKernels } from '@gradmesh/core/test-kit/gemm-bench';
+import { BROWSER_TARGETS } from '@gradmesh/core/test-kit/bench-shapes';
+import { TRAIN_CASES, trainThroughput } from '@gradmesh/core/test-kit/train-bench';
 
 const post = (m: unknown) => (globalThis as unknown as { postMessage(m: unknown): void }).postMessage(m);
 try {

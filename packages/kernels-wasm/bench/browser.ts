@@ -4,7 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import { createWasmKernels, kernelFingerprint } from '../src/index.js';
 import { CHROMIUM, chromiumAvailable, runInChromiumWorker } from './browser-run.js';
-import type { BenchResult } from './harness.js';
+import type { BenchResult } from '@gradmesh/core/test-kit/gemm-bench';
 
 if (!chromiumAvailable()) {
   console.error(`no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { compileWasm } from '../scripts/build-wasm.js';
 import { DEFAULT_PARAMS, type KernelParams } from '../scripts/gen-wat.js';
 import { runInChromiumWorker } from './browser-run.js';
-import { MODELS } from './shapes.js';
+import { MODELS } from '@gradmesh/core/test-kit/bench-shapes';
 
 const variants = process.argv.slice(2).map((s) => ({ ...DEFAULT_PARAMS, ...JSON.parse(s) }) as KernelParams);
 if (!variants.length) variants.push(DEFAULT_PARAMS);

@@ -3,7 +3,7 @@
 //   node --import tsx bench/tune.ts '{"mr":4,"nv":2,"unroll":1}' '{"mr":5,"nv":2,"unroll":1}'
 import { compileWasm } from '../scripts/build-wasm.js';
 import { DEFAULT_PARAMS, type KernelParams } from '../scripts/gen-wat.js';
-import { MODELS } from './shapes.js';
+import { MODELS } from '@gradmesh/core/test-kit/bench-shapes';
 
 interface Ex {
   gemm(ta: number, tb: number, m: number, n: number, k: number, A: number, B: number, C: number, acc: number, S: number): void;

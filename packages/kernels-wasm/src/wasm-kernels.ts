@@ -43,6 +43,9 @@ export interface WasmKernels extends Kernels {
 interface Exports {
   gemm(ta: number, tb: number, m: number, n: number, k: number, A: number, B: number, C: number, acc: number, S: number): void;
   scratchBytes(m: number, n: number, k: number): number;
+  relu(n: number, x: number): void;
+  axpy(n: number, alpha: number, x: number, y: number): void;
+  reluBackwardColSums(rows: number, cols: number, a: number, d: number, out: number, acc: number): void;
 }
 
 const MIB = 1 << 20;
@@ -61,16 +64,16 @@ function kernelModule(): object {
 
 const align = (x: number) => Math.ceil(x / ALIGN) * ALIGN;
 
-function checkDim(name: string, v: number): void {
+function checkDim(name: string, v: number, op = 'gemm'): void {
   if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) {
-    throw new RangeError(`gemm: ${name} must be an integer in [0, 2^31), got ${v}`);
+    throw new RangeError(`${op}: ${name} must be an integer in [0, 2^31), got ${v}`);
   }
 }
 
-function checkArray(name: string, a: Float32Array, need: number): void {
-  if (!(a instanceof Float32Array)) throw new TypeError(`gemm: ${name} must be a Float32Array`);
-  if (a.length < need) throw new RangeError(`gemm: ${name} has ${a.length} elements, the shape needs ${need}`);
-  if (need > MAX_FLOATS) throw new RangeError(`gemm: ${name} needs ${need} floats; the WASM kernels take at most 2^28`);
+function checkArray(name: string, a: Float32Array, need: number, op = 'gemm'): void {
+  if (!(a instanceof Float32Array)) throw new TypeError(`${op}: ${name} must be a Float32Array`);
+  if (a.length < need) throw new RangeError(`${op}: ${name} has ${a.length} elements, the shape needs ${need}`);
+  if (need > MAX_FLOATS) throw new RangeError(`${op}: ${name} needs ${need} floats; the WASM kernels take at most 2^28`);
 }
 
 function overlaps(a: Float32Array, na: number, b: Float32Array, nb: number): boolean {
@@ -131,6 +134,29 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
     return view;
   }
 
+  // Operands of one call: a view into the memory is passed as its byte
+  // offset; any other array gets a slot in the scratch above `top` (from
+  // `cursor` up), is copied in before the call if it is read, and copied back
+  // after if it is written. Nothing is allocated for in-memory operands.
+  let cursor = 0;
+  function place(a: Float32Array, len: number): number {
+    if (a.buffer === memory.buffer) return a.byteOffset;
+    const at = cursor;
+    cursor = align(cursor + len * 4);
+    return at;
+  }
+  function copyIn(a: Float32Array, len: number, at: number): void {
+    if (a.buffer !== memory.buffer && len > 0) heap.set(a.subarray(0, len), at >> 2);
+  }
+  function copyOut(a: Float32Array, len: number, at: number): void {
+    if (a.buffer !== memory.buffer && len > 0) a.set(heap.subarray(at >> 2, (at >> 2) + len));
+  }
+  /** Starts placing a call's operands; returns nothing, resets the scratch cursor. */
+  function begin(): void {
+    if (heap.buffer !== memory.buffer) heap = new Float32Array(memory.buffer); // grown through .memory by someone else
+    cursor = top;
+  }
+
   function gemm(
     transA: boolean, transB: boolean, m: number, n: number, k: number,
     A: Float32Array, B: Float32Array, C: Float32Array, accumulate: boolean,
@@ -146,34 +172,72 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
     checkArray('C', C, nc);
     if (overlaps(C, nc, A, na) || overlaps(C, nc, B, nb)) throw new RangeError('gemm: C must not overlap A or B');
     if (nc === 0) return;
-
-    const buf = memory.buffer;
-    if (heap.buffer !== buf) heap = new Float32Array(buf); // grown through .memory by someone else
-    const inA = A.buffer === buf;
-    const inB = B.buffer === buf;
-    const inC = C.buffer === buf;
-    // Scratch layout above the bump pointer: [copies of foreign A, B, C] [kernel scratch].
-    let cursor = top;
-    const place = (inside: boolean, len: number) => {
-      if (inside) return -1;
-      const at = cursor;
-      cursor = align(cursor + len * 4);
-      return at;
-    };
-    const cpA = place(inA, na);
-    const cpB = place(inB, nb);
-    const cpC = place(inC, nc);
+    // Scratch above the bump pointer: [copies of foreign A, B, C] [kernel scratch].
+    begin();
+    const pA = place(A, na);
+    const pB = place(B, nb);
+    const pC = place(C, nc);
     const S = cursor;
     ensure(S + ex.scratchBytes(m, n, k), `gemm ${m}×${n}×${k}`);
-    if (cpA >= 0) heap.set(A.subarray(0, na), cpA >> 2);
-    if (cpB >= 0) heap.set(B.subarray(0, nb), cpB >> 2);
-    if (cpC >= 0 && accumulate) heap.set(C.subarray(0, nc), cpC >> 2);
-    ex.gemm(
-      transA ? 1 : 0, transB ? 1 : 0, m, n, k,
-      inA ? A.byteOffset : cpA, inB ? B.byteOffset : cpB, inC ? C.byteOffset : cpC,
-      accumulate ? 1 : 0, S,
-    );
-    if (cpC >= 0) C.set(heap.subarray(cpC >> 2, (cpC >> 2) + nc));
+    copyIn(A, na, pA);
+    copyIn(B, nb, pB);
+    if (accumulate) copyIn(C, nc, pC);
+    ex.gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, pA, pB, pC, accumulate ? 1 : 0, S);
+    copyOut(C, nc, pC);
+  }
+
+  function relu(length: number, x: Float32Array): void {
+    checkDim('length', length, 'relu');
+    checkArray('x', x, length, 'relu');
+    if (length === 0) return;
+    begin();
+    const px = place(x, length);
+    ensure(cursor, `relu(${length})`);
+    copyIn(x, length, px);
+    ex.relu(length, px);
+    copyOut(x, length, px);
+  }
+
+  function reluBackwardColSums(rows: number, cols: number, a: Float32Array, d: Float32Array, out: Float32Array): void {
+    const op = 'reluBackwardColSums';
+    checkDim('rows', rows, op);
+    checkDim('cols', cols, op);
+    const len = rows * cols;
+    checkArray('a', a, len, op);
+    checkArray('d', d, len, op);
+    checkArray('out', out, cols, op);
+    if (overlaps(a, len, d, len) || overlaps(out, cols, a, len) || overlaps(out, cols, d, len)) {
+      throw new RangeError(`${op}: operands must not overlap`);
+    }
+    if (cols === 0) return;
+    begin();
+    const pa = place(a, len);
+    const pd = place(d, len);
+    const po = place(out, cols);
+    const acc = align(cursor);
+    ensure(acc + cols * 8, `${op} ${rows}×${cols}`);
+    copyIn(a, len, pa);
+    copyIn(d, len, pd);
+    ex.reluBackwardColSums(rows, cols, pa, pd, po, acc);
+    copyOut(d, len, pd);
+    copyOut(out, cols, po);
+  }
+
+  function axpy(length: number, alpha: number, x: Float32Array, y: Float32Array): void {
+    checkDim('length', length, 'axpy');
+    if (typeof alpha !== 'number') throw new TypeError('axpy: alpha must be a number');
+    checkArray('x', x, length, 'axpy');
+    checkArray('y', y, length, 'axpy');
+    if (overlaps(x, length, y, length)) throw new RangeError('axpy: operands must not overlap');
+    if (length === 0) return;
+    begin();
+    const px = place(x, length);
+    const py = place(y, length);
+    ensure(cursor, `axpy(${length})`);
+    copyIn(x, length, px);
+    copyIn(y, length, py);
+    ex.axpy(length, alpha, px, py);
+    copyOut(y, length, py);
   }
 
   return {
@@ -181,6 +245,9 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
     name: 'wasm-simd128',
     alloc,
     gemm,
+    relu,
+    reluBackwardColSums,
+    axpy,
     memory,
     get allocatedBytes() {
       return top - ALIGN;

@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { compileWasm } from '../scripts/build-wasm.js';
 import { DEFAULT_PARAMS, type KernelParams } from '../scripts/gen-wat.js';
 import { KERNELS_WASM_BASE64 } from '../src/generated/kernels.wasm.js';
-import { randomFill } from './conformance.js';
+import { randomFill } from '@gradmesh/core/test-kit/kernel-conformance';
 
 interface Ex {
   gemm(ta: number, tb: number, m: number, n: number, k: number, A: number, B: number, C: number, acc: number, S: number): void;

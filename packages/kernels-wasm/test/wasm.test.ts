@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { createWasmKernels, kernelFingerprint } from '../src/index.js';
 import { KERNELS_WASM_BASE64 } from '../src/generated/kernels.wasm.js';
 import { decodeBase64 } from '../src/base64.js';
-import { describeKernelConformance, randomFill, referenceGemm } from './conformance.js';
+import { describeKernelConformance, randomFill, referenceGemm } from '@gradmesh/core/test-kit/kernel-conformance';
 
 describeKernelConformance('wasm-simd128', () => createWasmKernels());
 

@@ -87,7 +87,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   const model = createModel(cfg.spec, loadKernels(cfg.kernels, paramLayout(cfg.spec).paramCount).kernels);
   let params: Float32Array = new Float32Array(model.paramCount);
   model.initParams(params, new Rng(cfg.seed));
-  let optimizer = new Optimizer(cfg.optimizer, model.paramCount);
+  let optimizer = new Optimizer(cfg.optimizer, model.paramCount, model.kernels);
   let startStep = 0;
   let runId = randomBytes(6).toString('hex');
   if (v.resume) {
@@ -102,7 +102,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     }
     cfg = ck.config;
     params = ck.params;
-    optimizer = new Optimizer(ck.optimizer.config, model.paramCount);
+    optimizer = new Optimizer(ck.optimizer.config, model.paramCount, model.kernels);
     optimizer.setState({ state: ck.optimizer.state, t: ck.optimizer.t });
     startStep = ck.step;
     runId = ck.runId;

@@ -66,7 +66,7 @@ async function runTraining(
   const model = createModel(cfg.spec, loadKernels(cfg.kernels, paramLayout(cfg.spec).paramCount).kernels);
   const params = new Float32Array(model.paramCount);
   model.initParams(params, new Rng(cfg.seed));
-  const optimizer = new Optimizer(cfg.optimizer, model.paramCount);
+  const optimizer = new Optimizer(cfg.optimizer, model.paramCount, model.kernels);
   const engine: GradientEngine =
     threads > 1
       ? new PoolEngine({ threads, paramCount: model.paramCount, context: { dataset: cfg.dataset, spec: cfg.spec, kernels: cfg.kernels, ...(cfg.label ? { label: cfg.label } : {}) } })

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { coverRanges, microBatchCount, robustAggregate, samplesIn, TreeAccumulator, type Aggregate, type StepOptimizer } from '@gradmesh/engine';
 import { splitShards } from '@gradmesh/data';
 import {
+  encode,
   errorMessage,
   isFiniteArray,
   type ErrorCode,
@@ -15,6 +16,8 @@ import { Ledger } from './ledger.js';
 /** How the coordinator reaches one worker, whatever carries the bytes. */
 export interface WorkerHandle {
   send(msg: ServerMessage): void;
+  /** Sends an already encoded message (one encoding of the parameters serves every worker). */
+  sendEncoded?(bytes: Uint8Array): void;
   close(code: number, reason: string): void;
 }
 
@@ -484,10 +487,13 @@ export class Coordinator extends EventEmitter {
     this.current = null;
     this.acc = null;
     this.votes = [];
+    const paramsMsg: ServerMessage = { type: 'params', version: this.step, params: this.opts.params };
+    let encoded: Uint8Array | undefined;
     for (const w of this.members.values()) {
       // A straggler stays out of the assignment pool until its overdue result comes back.
       if (w.state === 'straggling' && w.overdue === 0) w.state = 'idle';
-      w.handle.send({ type: 'params', version: this.step, params: this.opts.params });
+      if (w.handle.sendEncoded) w.handle.sendEncoded((encoded ??= encode(paramsMsg).slice()));
+      else w.handle.send(paramsMsg);
     }
     this.emit('step', report);
     return report;

@@ -17,7 +17,9 @@ export interface LedgerEntry {
  * counted exactly once.
  */
 export class Ledger {
-  readonly entries: LedgerEntry[] = [];
+  // A ring of the last `keep` entries: O(1) per record however long the run.
+  private readonly ring: LedgerEntry[] = [];
+  private next = 0;
 
   constructor(
     private readonly file?: string,
@@ -27,8 +29,14 @@ export class Ledger {
   }
 
   record(e: LedgerEntry): void {
-    this.entries.push(e);
-    if (this.entries.length > this.keep) this.entries.splice(0, this.entries.length - this.keep);
+    if (this.ring.length < this.keep) this.ring.push(e);
+    else this.ring[this.next] = e;
+    this.next = (this.next + 1) % this.keep;
     if (this.file) appendFileSync(this.file, `${JSON.stringify(e)}\n`);
+  }
+
+  /** The retained entries, oldest first. */
+  get entries(): LedgerEntry[] {
+    return this.ring.length < this.keep ? this.ring.slice() : [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
   }
 }

@@ -222,6 +222,22 @@ export class CoordinatorServer {
         }
         ws.send(encode(msg));
       },
+      sendEncoded: (bytes: Uint8Array) => {
+        if (ws.readyState !== ws.OPEN) return;
+        if (ws.bufferedAmount > maxBuffered) {
+          fail('RATE_LIMITED', `more than ${maxBuffered} bytes queued; the connection is too slow`);
+          return;
+        }
+        if (socket && !corked) {
+          corked = true;
+          socket.cork();
+          setImmediate(() => {
+            corked = false;
+            socket.uncork();
+          });
+        }
+        ws.send(bytes);
+      },
       close: (code, reason) => {
         socket?.uncork();
         ws.close(code, reason.slice(0, 120));

@@ -33,4 +33,24 @@ export interface Kernels {
     C: Float32Array,
     accumulate: boolean,
   ): void;
+
+  // Optional element-wise passes. Each gives exactly the bits of its JS
+  // reference in ./elementwise.ts (which core runs when a kernel set lacks
+  // it), so implementing one changes only the speed, never a result, and
+  // kernel sets stay free to implement any subset. They exist because V8
+  // runs Float32Array loops at ~2 ns per element (map, bounds and
+  // backing-store checks on every access): on the benchmark models these
+  // passes cost as much as the gemms they follow. Called as methods, on
+  // arrays of at least the lengths given; no operand overlaps another.
+
+  /** x[i] ← x[i] < 0 ? 0 : x[i] for i < length (NaN and −0 pass through). */
+  relu?(length: number, x: Float32Array): void;
+  /**
+   * relu backward fused with the bias gradient, over rows×cols row-major:
+   * d ← a ≤ 0 ? 0 : d (a NaN a passes d), then out[j] ← Σ_r d[r][j], summed
+   * in row order in double from +0 and rounded to float32 once.
+   */
+  reluBackwardColSums?(rows: number, cols: number, a: Float32Array, d: Float32Array, out: Float32Array): void;
+  /** y[i] ← y[i] + alpha·x[i] for i < length: product and sum in double, rounded to float32 once. */
+  axpy?(length: number, alpha: number, x: Float32Array, y: Float32Array): void;
 }

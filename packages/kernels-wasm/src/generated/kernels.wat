@@ -321,4 +321,100 @@
           (local.get $mcb)))
         (i32.const 40))
       (i32.const 2)))
+
+  ;; x[i] ← x[i] < 0 ? 0 : x[i], i < n. f32x4.pmax(x, 0) is lane-wise
+  ;; "x < 0 ? 0 : x": NaN and −0 pass through, as in the reference.
+  (func (export "relu") (param $n i32) (param $x i32)
+    (local $end i32) (local $end16 i32)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end16 (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -16)) (i32.const 2))))
+    (block $d16 (loop $l16
+      (br_if $d16 (i32.ge_u (local.get $x) (local.get $end16)))
+      (v128.store offset=0 (local.get $x) (f32x4.pmax (v128.load offset=0 (local.get $x)) (v128.const i32x4 0 0 0 0)))
+      (v128.store offset=16 (local.get $x) (f32x4.pmax (v128.load offset=16 (local.get $x)) (v128.const i32x4 0 0 0 0)))
+      (v128.store offset=32 (local.get $x) (f32x4.pmax (v128.load offset=32 (local.get $x)) (v128.const i32x4 0 0 0 0)))
+      (v128.store offset=48 (local.get $x) (f32x4.pmax (v128.load offset=48 (local.get $x)) (v128.const i32x4 0 0 0 0)))
+      (local.set $x (i32.add (local.get $x) (i32.const 64)))
+      (br $l16)))
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.ge_u (local.get $x) (local.get $end)))
+      (if (f32.lt (f32.load (local.get $x)) (f32.const 0)) (then (f32.store (local.get $x) (f32.const 0))))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (br $l1)))
+  )
+
+  ;; y[i] ← y[i] + alpha·x[i] in double, rounded to float once, i < n
+  (func (export "axpy") (param $n i32) (param $alpha f64) (param $x i32) (param $y i32)
+    (local $end i32) (local $end4 i32) (local $a v128) (local $xv v128) (local $yv v128)
+    (local.set $a (f64x2.splat (local.get $alpha)))
+    (local.set $end (i32.add (local.get $y) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $y) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $d4 (loop $l4
+      (br_if $d4 (i32.ge_u (local.get $y) (local.get $end4)))
+      (local.set $xv (v128.load (local.get $x)))
+      (local.set $yv (v128.load (local.get $y)))
+      (v128.store (local.get $y) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+        (f32x4.demote_f64x2_zero (f64x2.add (f64x2.promote_low_f32x4 (local.get $yv))
+          (f64x2.mul (local.get $a) (f64x2.promote_low_f32x4 (local.get $xv)))))
+        (f32x4.demote_f64x2_zero (f64x2.add (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $yv) (local.get $yv)))
+          (f64x2.mul (local.get $a) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $xv) (local.get $xv))))))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $y (i32.add (local.get $y) (i32.const 16)))
+      (br $l4)))
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.ge_u (local.get $y) (local.get $end)))
+      (f32.store (local.get $y) (f32.demote_f64 (f64.add (f64.promote_f32 (f32.load (local.get $y)))
+        (f64.mul (local.get $alpha) (f64.promote_f32 (f32.load (local.get $x)))))))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $y (i32.add (local.get $y) (i32.const 4)))
+      (br $l1)))
+  )
+
+  ;; rows×cols: d ← a ≤ 0 ? +0 : d (f32x4.le is false for a NaN a: d passes),
+  ;; acc[j] (f64, cols of them at $acc) ← Σ_r d[r][j] in row order from +0,
+  ;; out[j] ← acc[j] rounded to float. Adding the +0 of a masked element is
+  ;; the reference's skipped add: acc is never −0, and acc + 0 = acc.
+  (func (export "reluBackwardColSums") (param $rows i32) (param $cols i32) (param $a i32) (param $d i32) (param $out i32) (param $acc i32)
+    (local $r i32) (local $j i32) (local $cols4 i32) (local $p i32) (local $dv v128) (local $v f32)
+    (memory.fill (local.get $acc) (i32.const 0) (i32.shl (local.get $cols) (i32.const 3)))
+    (local.set $cols4 (i32.and (local.get $cols) (i32.const -4)))
+    (block $rd (loop $rl
+      (br_if $rd (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $p (local.get $acc))
+      (local.set $j (i32.const 0))
+      (block $d4 (loop $l4
+        (br_if $d4 (i32.ge_u (local.get $j) (local.get $cols4)))
+        (local.set $dv (v128.andnot (v128.load (local.get $d)) (f32x4.le (v128.load (local.get $a)) (v128.const i32x4 0 0 0 0))))
+        (v128.store (local.get $d) (local.get $dv))
+        (v128.store offset=0 (local.get $p) (f64x2.add (v128.load offset=0 (local.get $p)) (f64x2.promote_low_f32x4 (local.get $dv))))
+        (v128.store offset=16 (local.get $p) (f64x2.add (v128.load offset=16 (local.get $p))
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $dv) (local.get $dv)))))
+        (local.set $a (i32.add (local.get $a) (i32.const 16)))
+        (local.set $d (i32.add (local.get $d) (i32.const 16)))
+        (local.set $p (i32.add (local.get $p) (i32.const 32)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $l4)))
+      (block $d1 (loop $l1
+        (br_if $d1 (i32.ge_u (local.get $j) (local.get $cols)))
+        (local.set $v (f32.load (local.get $d)))
+        (if (f32.le (f32.load (local.get $a)) (f32.const 0)) (then
+          (local.set $v (f32.const 0))
+          (f32.store (local.get $d) (f32.const 0))))
+        (f64.store (local.get $p) (f64.add (f64.load (local.get $p)) (f64.promote_f32 (local.get $v))))
+        (local.set $a (i32.add (local.get $a) (i32.const 4)))
+        (local.set $d (i32.add (local.get $d) (i32.const 4)))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $l1)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rl)))
+    (local.set $j (i32.const 0))
+    (block $od (loop $ol
+      (br_if $od (i32.ge_u (local.get $j) (local.get $cols)))
+      (f32.store (local.get $out) (f32.demote_f64 (f64.load (local.get $acc))))
+      (local.set $out (i32.add (local.get $out) (i32.const 4)))
+      (local.set $acc (i32.add (local.get $acc) (i32.const 8)))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $ol)))
+  )
 )

@@ -1,5 +1,8 @@
-import type { Kernels } from '@gradmesh/core';
-import { MODELS, TARGETS, type GemmShape } from './shapes.js';
+// GFLOP/s of a kernel set on the gemm shapes of the benchmark models' training
+// steps, and the samples/s those gemms alone would allow. Shared by the
+// kernel packages' bench/gemm.ts and kernels-wasm's Chromium bench.
+import type { Kernels } from '../src/index.js';
+import { MODELS, TARGETS, type GemmShape } from './bench-shapes.js';
 
 let now = () => performance.now();
 

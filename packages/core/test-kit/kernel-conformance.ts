@@ -1,8 +1,8 @@
 // The Kernels contract as a reusable vitest suite: every kernel set is checked
-// against an independent float64 reference gemm. (Same file in kernels-native;
-// a candidate for @gradmesh/core's test utilities once that exists.)
+// against an independent float64 reference gemm. Used by kernels-wasm's and
+// kernels-native's tests (import '@gradmesh/core/test-kit/kernel-conformance').
 import { describe, expect, test } from 'vitest';
-import type { Kernels } from '@gradmesh/core';
+import { jsElementwise, type Kernels } from '../src/index.js';
 
 export type Form = 'NN' | 'TN' | 'NT' | 'TT';
 export const FORMS: Form[] = ['NN', 'TN', 'NT', 'TT'];
@@ -102,8 +102,9 @@ export function checkCase(kernels: Kernels, c: Case, seed: number): number {
 
 const label = (c: Case) => `${c.form} ${c.m}×${c.n}×${c.k}${c.accumulate ? ' +=' : ''}`;
 
-/** The whole contract for one kernel set. `make` is called once per test file. */
+/** The whole contract for one kernel set. `make` is called once per test. */
 export function describeKernelConformance(name: string, make: () => Kernels): void {
+  describeElementwiseConformance(name, make);
   describe(`${name}: Kernels contract`, () => {
     const cases = conformanceCases();
 
@@ -206,5 +207,106 @@ export function describeKernelConformance(name: string, make: () => Kernels): vo
       expect(() => kernels.gemm(false, false, 2, 2, 3, A, B.subarray(1), C, false)).toThrow(RangeError);
       expect(() => kernels.gemm(false, false, 2, 2, 3, A, B, C.subarray(1), false)).toThrow(RangeError);
     });
+  });
+}
+
+// ------------------------------------------------ optional element-wise passes --
+
+const SPECIALS = [NaN, -0, 0, Infinity, -Infinity, 1e-45, -1e-45, 3.4e38, -3.4e38, 1.1754942e-38];
+
+/** Normals with specials sprinkled in (every `every`-th element), deterministic. */
+function mixedFill(a: Float32Array, seed: number, every = 7): Float32Array {
+  randomFill(a, seed);
+  for (let i = 0; i < a.length; i++) {
+    a[i] *= 3;
+    if (every > 0 && i % every === 3) a[i] = SPECIALS[(i / every + seed) % SPECIALS.length | 0];
+  }
+  return a;
+}
+
+/** Index of the first element whose bits differ (NaN = NaN whatever the payload: engines may canonicalise it); −1 if none. */
+function firstDifference(got: Float32Array, want: Float32Array): number {
+  const g = new Uint32Array(got.buffer, got.byteOffset, got.length);
+  const w = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  for (let i = 0; i < got.length; i++) {
+    if (g[i] !== w[i] && !(Number.isNaN(got[i]) && Number.isNaN(want[i]))) return i;
+  }
+  return -1;
+}
+
+/**
+ * The optional element-wise passes (Kernels.relu, reluBackwardColSums, axpy):
+ * each must give exactly the bits of core's JS reference (jsElementwise), on
+ * buffers from alloc and on plain arrays alike. Skipped, saying so, for a
+ * kernel set that does not implement one.
+ */
+export function describeElementwiseConformance(name: string, make: () => Kernels): void {
+  const has = make();
+  describe(`${name}: optional element-wise passes give the JS reference's bits`, () => {
+    const inputs = (kernels: Kernels, inside: boolean, len: number) => (inside ? kernels.alloc(len) : new Float32Array(len));
+
+    test.skipIf(has.relu === undefined)('relu (NaN, ±0, ±∞, subnormals; lengths 0 to 1001; only the first length elements)', () => {
+      const kernels = make();
+      for (const inside of [true, false]) {
+        for (const [len, pad] of [[0, 3], [1, 0], [3, 2], [4, 0], [5, 1], [17, 4], [1001, 3]]) {
+          const x = mixedFill(inputs(kernels, inside, len + pad), len * 13 + pad);
+          const want = x.slice();
+          jsElementwise.relu(len, want);
+          kernels.relu!(len, x);
+          expect(firstDifference(x, want), `length ${len}`).toBe(-1);
+        }
+      }
+    });
+
+    test.skipIf(has.reluBackwardColSums === undefined)('reluBackwardColSums: masked d and column sums in double (ragged shapes, specials in a and d)', () => {
+      const kernels = make();
+      for (const inside of [true, false]) {
+        for (const [rows, cols] of [[1, 1], [3, 5], [7, 17], [64, 128], [33, 10], [2, 33], [0, 7], [5, 0], [256, 3]]) {
+          const a = mixedFill(inputs(kernels, inside, rows * cols), rows + 7 * cols, 5);
+          const d = mixedFill(inputs(kernels, inside, rows * cols), rows * 3 + cols, rows > 30 ? 0 : 11);
+          const out = mixedFill(inputs(kernels, inside, cols + 2), 9).subarray(1, cols + 1); // an offset view, garbage in it
+          const dWant = d.slice();
+          const outWant = out.slice();
+          jsElementwise.reluBackwardColSums(rows, cols, a, dWant, outWant);
+          kernels.reluBackwardColSums!(rows, cols, a, d, out);
+          expect(firstDifference(d, dWant), `${rows}×${cols} d`).toBe(-1);
+          expect(firstDifference(out, outWant), `${rows}×${cols} out`).toBe(-1);
+        }
+      }
+    });
+
+    test.skipIf(has.axpy === undefined)('axpy: product and sum in double, one rounding (alphas with inexact products, overflow, 0)', () => {
+      const kernels = make();
+      for (const inside of [true, false]) {
+        for (const len of [0, 1, 3, 4, 5, 17, 1003, 101_770]) {
+          for (const alpha of [-0.01 / 64, 1, -3.3e-5, 0, 1e30, -(2 ** -20) * 0.1]) {
+            const x = mixedFill(inputs(kernels, inside, len), len + 1, len > 2000 ? 0 : 7);
+            const y = mixedFill(inputs(kernels, inside, len + 1), len + 2, len > 2000 ? 0 : 5);
+            const want = y.slice();
+            jsElementwise.axpy(len, alpha, x, want);
+            kernels.axpy!(len, alpha, x, y);
+            expect(firstDifference(y, want), `length ${len}, alpha ${alpha}`).toBe(-1);
+          }
+        }
+      }
+    });
+
+    test.skipIf(has.relu === undefined && has.reluBackwardColSums === undefined && has.axpy === undefined)(
+      'the passes reject arrays shorter than the lengths given',
+      () => {
+        const kernels = make();
+        const f = new Float32Array(6);
+        if (kernels.relu) expect(() => kernels.relu!(7, f)).toThrow(RangeError);
+        if (kernels.reluBackwardColSums) {
+          expect(() => kernels.reluBackwardColSums!(2, 3, f.subarray(1), new Float32Array(6), new Float32Array(3))).toThrow(RangeError);
+          expect(() => kernels.reluBackwardColSums!(2, 3, f, new Float32Array(5), new Float32Array(3))).toThrow(RangeError);
+          expect(() => kernels.reluBackwardColSums!(2, 3, f, new Float32Array(6), new Float32Array(2))).toThrow(RangeError);
+        }
+        if (kernels.axpy) {
+          expect(() => kernels.axpy!(6, 1, f.subarray(1), new Float32Array(6))).toThrow(RangeError);
+          expect(() => kernels.axpy!(6, 1, f, new Float32Array(5))).toThrow(RangeError);
+        }
+      },
+    );
   });
 }

@@ -1,0 +1,32 @@
+/**
+ * The JS references of the Kernels interface's optional element-wise passes
+ * (see types.ts): what core runs when a kernel set does not implement one,
+ * and the bits every implementation must reproduce. Plain double arithmetic
+ * rounded once to float32 on store, which native and WASM code reproduce
+ * exactly (float→double is exact; +, × and double→float are IEEE; no FMA).
+ */
+
+export function relu(length: number, x: Float32Array): void {
+  for (let i = 0; i < length; i++) if (x[i] < 0) x[i] = 0;
+}
+
+export function reluBackwardColSums(
+  rows: number, cols: number, a: Float32Array, d: Float32Array, out: Float32Array,
+  acc: Float64Array = new Float64Array(cols),
+): void {
+  acc.fill(0, 0, cols);
+  for (let r = 0, o = 0; r < rows; r++, o += cols) {
+    for (let j = 0; j < cols; j++) {
+      const i = o + j;
+      // Skipping the add for a zeroed d changes no bit: acc starts at +0, so
+      // it is never −0, and acc + 0 = acc.
+      if (a[i] <= 0) d[i] = 0;
+      else acc[j] += d[i];
+    }
+  }
+  for (let j = 0; j < cols; j++) out[j] = acc[j];
+}
+
+export function axpy(length: number, alpha: number, x: Float32Array, y: Float32Array): void {
+  for (let i = 0; i < length; i++) y[i] += alpha * x[i];
+}
