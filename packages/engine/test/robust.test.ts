@@ -30,3 +30,23 @@ describe('robust aggregation', () => {
     expect(() => robustAggregate([new Float32Array(2), new Float32Array(3)], 'median')).toThrow(/length/);
   });
 });
+
+describe('outlier-filtered mean', () => {
+  test('drops a ×−1000 vote and weights the rest by samples; keeps everything without an outlier', async () => {
+    const { filteredMean } = await import('../src/robust.js');
+    const honest = [
+      { v: new Float32Array([1, 2, 3]), n: 8 },
+      { v: new Float32Array([1.2, 2.2, 2.8]), n: 8 },
+      { v: new Float32Array([0.8, 1.8, 3.2]), n: 16 },
+    ];
+    const attacker = { v: new Float32Array([-1000, -2000, -3000]), n: 8 };
+    for (const center of ['median', 'trimmed-mean'] as const) {
+      const clean = filteredMean(honest, center);
+      expect(clean.kept).toBe(3);
+      expect(clean.mean[0]).toBeCloseTo((8 * 1 + 8 * 1.2 + 16 * 0.8) / 32, 5);
+      const attacked = filteredMean([...honest, attacker], center);
+      expect(attacked.kept).toBe(3);
+      expect(attacked.mean[0]).toBeCloseTo(clean.mean[0]!, 5);
+    }
+  });
+});

@@ -36,7 +36,7 @@ const options: Options = {
   'deadline-floor': { type: 'string', valueName: 'MS', help: 'straggler deadline floor in ms (default 2000); the deadline is max(floor, 5 × recent step time)' },
   'heartbeat-ms': { type: 'string', valueName: 'MS', help: 'ping interval; a silent connection is dropped within two (default 10000)' },
   'ledger-out': { type: 'string', valueName: 'FILE', help: 'write the (step, shard, worker) ledger as JSON lines' },
-  aggregate: { type: 'string', valueName: 'MODE', help: 'mean (exact; default) | median | trimmed-mean: robust to a minority of hostile workers' },
+  aggregate: { type: 'string', valueName: 'MODE', help: 'mean (exact; default) | median | trimmed-mean: drop gradients far from the median or trimmed-mean centre (hostile workers); even shares' },
   'max-connections': { type: 'string', valueName: 'N', help: 'cap on open WebSocket connections (default 512)' },
   'step-delay': { type: 'string', valueName: 'MS', help: 'pause between steps (to watch a run on the dashboard; default 0)' },
   'keep-open': { type: 'boolean', help: 'keep serving the dashboard after the run ends (until Ctrl-C)' },
@@ -231,6 +231,8 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof WorkerTimeoutError) {
       checkpoint();
+      progress.end();
+      await shutdown(server, children);
       throw new RunError(`${err.message}${ckptDir ? `; checkpoint saved in ${ckptDir} (resume with --resume)` : ''}`);
     }
     throw err;

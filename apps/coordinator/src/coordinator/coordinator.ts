@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { coverRanges, microBatchCount, robustAggregate, samplesIn, TreeAccumulator, type Aggregate, type StepOptimizer } from '@gradmesh/engine';
+import { coverRanges, filteredMean, microBatchCount, samplesIn, TreeAccumulator, type Aggregate, type StepOptimizer } from '@gradmesh/engine';
 import { splitShards } from '@gradmesh/data';
 import {
   encode,
@@ -42,6 +42,8 @@ export interface Member {
   overdue: number;
   /** Tasks ever assigned. */
   tasksAssigned: number;
+  /** Consecutive tasks it reported as failed. */
+  failures: number;
 }
 
 interface Assignment {
@@ -153,6 +155,7 @@ export class Coordinator extends EventEmitter {
       share: 0,
       overdue: 0,
       tasksAssigned: 0,
+      failures: 0,
     };
     this.members.set(id, m);
     handle.send({ type: 'welcome', workerId: id, run: this.opts.run });
@@ -243,12 +246,13 @@ export class Coordinator extends EventEmitter {
       for (let j = 0; j < P; j++) v[j] /= samples;
       let loss = 0;
       for (let i = 0; i < g.losses.length; i++) loss += g.losses[i]!;
-      this.votes.push(v);
+      this.votes.push({ v, n: samples });
       this.voteLoss += loss;
       this.voteCovered += a.mbHi - a.mbLo;
     }
     m.samplesDone += samples;
     m.stepsDone++;
+    m.failures = 0;
     if (g.computeMs > 0 && samples > 0) {
       const s = (samples * 1000) / g.computeMs;
       m.speed = m.speed * 0.6 + s * 0.4;
@@ -260,7 +264,39 @@ export class Coordinator extends EventEmitter {
     return null;
   }
 
-  private votes: Float32Array[] = [];
+  /**
+   * The worker says it could not compute a task (its engine threw, or the task
+   * named parameters it had already replaced). A pending task's range goes to
+   * others at once; an overdue one no longer counts against the worker.
+   */
+  taskFailed(id: string, taskId: number): void {
+    const a = this.assignments.get(taskId);
+    const m = this.members.get(id);
+    if (!a || a.worker !== id || !m) return;
+    this.assignments.delete(taskId);
+    if (a.status === 'cancelled') {
+      m.overdue = Math.max(0, m.overdue - 1);
+      if (m.overdue === 0 && m.state === 'straggling') m.state = this.hasPending(id) ? 'busy' : 'idle';
+      return;
+    }
+    if (a.status !== 'pending') return;
+    a.status = 'cancelled';
+    this.ledger.record({ step: a.step, taskId: a.taskId, worker: id, mbLo: a.mbLo, mbHi: a.mbHi, status: 'lost' });
+    // Out of the pool for the rest of this step (others take the range); three failures in a row and it is out of the run.
+    m.state = 'straggling';
+    if (++m.failures >= 3) {
+      m.handle.close(4010, 'three tasks failed in a row');
+      this.leave(id, 'three tasks failed in a row');
+      return;
+    }
+    if (this.current && a.step === this.step) {
+      this.unassigned.push([a.mbLo, a.mbHi]);
+      this.current.reassigned++;
+      this.assignUnassigned();
+    }
+  }
+
+  private votes: Array<{ v: Float32Array; n: number }> = [];
   private voteLoss = 0;
   private voteCovered = 0;
 
@@ -273,7 +309,8 @@ export class Coordinator extends EventEmitter {
   private reduced(B: number): { grad: Float32Array; loss: number } {
     const kind = this.opts.aggregate ?? 'mean';
     if (kind === 'mean') return this.acc!.root();
-    const mean = robustAggregate(this.votes, kind, this.opts.trim ?? 0.25);
+    const { mean, kept } = filteredMean(this.votes, kind, this.opts.trim ?? 0.25);
+    if (kept < this.votes.length) this.emit('log', `step ${this.step}: ${this.votes.length - kept} of ${this.votes.length} gradients dropped as outliers`);
     for (let j = 0; j < mean.length; j++) mean[j] *= B;
     return { grad: mean, loss: this.voteLoss };
   }
@@ -355,7 +392,8 @@ export class Coordinator extends EventEmitter {
     // enough to go round), and every 25th step every worker does: a speed measured as tiny
     // would otherwise round its share to zero forever, and it would never be measured again.
     const probe = this.step % 25 === 0;
-    const weights = pool.map((w) => w.speed);
+    // Robust runs split evenly: shares by (self-reported) speed would let one liar take the whole batch.
+    const weights = (this.opts.aggregate ?? 'mean') === 'mean' ? pool.map((w) => w.speed) : pool.map(() => 1);
     const floorShare = pool.map((w) => (w.tasksAssigned === 0 || (probe && w.overdue === 0) ? 1 : 0));
     for (const [lo, hi] of ranges) {
       const shards = splitWithFloor(hi - lo, weights, floorShare);

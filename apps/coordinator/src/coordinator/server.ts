@@ -169,7 +169,9 @@ export class CoordinatorServer {
     this.alive.set(ws, true);
     ws.on('pong', () => this.alive.set(ws, true));
     ws.on('close', () => this.sockets.delete(ws));
-    ws.on('error', () => ws.terminate());
+    // ws answers protocol errors itself (e.g. 1009 for an oversize frame) and closes; terminating
+    // at once would reset the connection before that close frame is read. Terminate only if it hangs.
+    ws.on('error', () => setTimeout(() => ws.terminate(), 2000).unref());
   }
 
   private onFeed(ws: WebSocket): void {
@@ -217,7 +219,7 @@ export class CoordinatorServer {
         }
         // A worker that cannot drain what it is sent falls out of the run rather than growing our memory.
         if (ws.bufferedAmount > maxBuffered) {
-          fail('RATE_LIMITED', `more than ${maxBuffered} bytes queued; the connection is too slow`);
+          dropSlow();
           return;
         }
         ws.send(encode(msg));
@@ -225,7 +227,7 @@ export class CoordinatorServer {
       sendEncoded: (bytes: Uint8Array) => {
         if (ws.readyState !== ws.OPEN) return;
         if (ws.bufferedAmount > maxBuffered) {
-          fail('RATE_LIMITED', `more than ${maxBuffered} bytes queued; the connection is too slow`);
+          dropSlow();
           return;
         }
         if (socket && !corked) {
@@ -242,6 +244,13 @@ export class CoordinatorServer {
         socket?.uncork();
         ws.close(code, reason.slice(0, 120));
       },
+    };
+    // A peer that does not read what we send cannot be closed gracefully (it would not read the
+    // close either): it leaves the run now and its connection is cut.
+    const dropSlow = (): void => {
+      if (member) this.coordinator.leave(member.id, `more than ${maxBuffered} bytes queued; the connection is too slow (RATE_LIMITED)`);
+      member = null;
+      ws.terminate();
     };
     const fail = (code: ErrorCode, detail?: string): void => {
       try {
@@ -301,6 +310,7 @@ export class CoordinatorServer {
             return;
           case 'error':
             this.opts.log?.(`worker ${member.name}: ${msg.code}: ${msg.message}`);
+            if (msg.taskId !== undefined) this.coordinator.taskFailed(member.id, msg.taskId);
             return;
         }
       } catch (err) {
