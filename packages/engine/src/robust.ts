@@ -49,7 +49,7 @@ export function filteredMean(
   center: 'median' | 'trimmed-mean',
   trim = 0.25,
   factor = 3,
-): { mean: Float32Array; kept: number } {
+): { mean: Float32Array; kept: number; keptIndices: number[] } {
   const k = votes.length;
   if (k === 0) throw new RangeError('no gradients to aggregate');
   let keep = votes.map((_, i) => i);
@@ -79,5 +79,5 @@ export function filteredMean(
     for (let j = 0; j < n; j++) acc[j] += v[j]! * w;
   }
   for (let j = 0; j < n; j++) mean[j] = acc[j]! / total;
-  return { mean, kept: keep.length };
+  return { mean, kept: keep.length, keptIndices: keep };
 }

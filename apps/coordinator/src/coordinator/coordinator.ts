@@ -246,7 +246,7 @@ export class Coordinator extends EventEmitter {
       for (let j = 0; j < P; j++) v[j] /= samples;
       let loss = 0;
       for (let i = 0; i < g.losses.length; i++) loss += g.losses[i]!;
-      this.votes.push({ v, n: samples });
+      this.votes.push({ v, n: samples, lo: a.mbLo, hi: a.mbHi, worker: id, loss, taskId: a.taskId });
       this.voteLoss += loss;
       this.voteCovered += a.mbHi - a.mbLo;
     }
@@ -296,21 +296,48 @@ export class Coordinator extends EventEmitter {
     }
   }
 
-  private votes: Array<{ v: Float32Array; n: number }> = [];
+  private votes: Array<{ v: Float32Array; n: number; lo: number; hi: number; worker: string; loss: number; taskId: number }> = [];
   private voteLoss = 0;
   private voteCovered = 0;
+  private recomputed = false;
 
   private stepComplete(): boolean {
-    if ((this.opts.aggregate ?? 'mean') === 'mean') return this.acc!.complete;
-    return this.voteCovered === this.current!.m;
+    const kind = this.opts.aggregate ?? 'mean';
+    if (kind === 'mean') return this.acc!.complete;
+    if (this.voteCovered !== this.current!.m) return false;
+    // Outliers' micro-batches are recomputed by the others within the step, so the
+    // step still uses every sample: an attacker costs a round trip, not a sample.
+    // One recomputation round per step at most, so honest noise can never keep a step going.
+    if (this.recomputed) return true;
+    const { keptIndices } = filteredMean(this.votes, kind, this.opts.trim ?? 0.25, OUTLIER_FACTOR);
+    if (keptIndices.length === this.votes.length) return true;
+    this.recomputed = true;
+    const dropped = this.votes.filter((_, i) => !keptIndices.includes(i));
+    const suspects = new Set(dropped.map((d) => d.worker));
+    const others = [...this.members.values()].filter((w) => !suspects.has(w.id));
+    if (others.length === 0) return true; // nobody else to ask: the filtered mean stands
+    this.votes = this.votes.filter((_, i) => keptIndices.includes(i));
+    for (const d of dropped) {
+      this.voteCovered -= d.hi - d.lo;
+      this.voteLoss -= d.loss;
+      this.unassigned.push([d.lo, d.hi]);
+      const w = this.members.get(d.worker);
+      if (w) w.state = 'straggling';
+      // Cancels this task's earlier 'done' row: its samples are counted by the recomputation instead.
+      this.ledger.record({ step: this.step, taskId: d.taskId, worker: d.worker, mbLo: d.lo, mbHi: d.hi, status: 'rejected' });
+    }
+    this.emit('log', `step ${this.step}: ${dropped.length} gradient(s) dropped as outliers; their micro-batches are recomputed`);
+    this.current!.reassigned += dropped.length;
+    this.assignUnassigned();
+    return false;
   }
 
   /** The step's gradient sum and loss sum, by the configured aggregation. */
   private reduced(B: number): { grad: Float32Array; loss: number } {
     const kind = this.opts.aggregate ?? 'mean';
     if (kind === 'mean') return this.acc!.root();
-    const { mean, kept } = filteredMean(this.votes, kind, this.opts.trim ?? 0.25);
-    if (kept < this.votes.length) this.emit('log', `step ${this.step}: ${this.votes.length - kept} of ${this.votes.length} gradients dropped as outliers`);
+    const { mean, kept } = filteredMean(this.votes, kind, this.opts.trim ?? 0.25, OUTLIER_FACTOR);
+    if (kept < this.votes.length) this.emit('log', `step ${this.step}: ${this.votes.length - kept} of ${this.votes.length} gradients dropped as outliers (no one else to recompute them)`);
     for (let j = 0; j < mean.length; j++) mean[j] *= B;
     return { grad: mean, loss: this.voteLoss };
   }
@@ -355,6 +382,7 @@ export class Coordinator extends EventEmitter {
     this.votes = [];
     this.voteLoss = 0;
     this.voteCovered = 0;
+    this.recomputed = false;
     this.current = { indices, epoch, m, started: this.now(), computeMs: [], finish: [], reassigned: 0 };
     this.unassigned = [[0, m]];
     const done = new Promise<void>((res, rej) => {
@@ -548,6 +576,13 @@ export class Coordinator extends EventEmitter {
     handle.send(errorMessage(code, detail));
   }
 }
+
+/**
+ * A vote farther than this many median distances from the centre is an outlier. Honest shard
+ * means of one batch differ by sampling noise (a few median distances at most); a hostile
+ * gradient (×−1000, random, NaN-free garbage) is orders of magnitude away.
+ */
+const OUTLIER_FACTOR = 10;
 
 export class WorkerTimeoutError extends Error {
   constructor(

@@ -6,8 +6,11 @@ export interface LedgerEntry {
   worker: string;
   mbLo: number;
   mbHi: number;
-  /** assigned → done | lost (worker left) | reassigned (missed the deadline) → late (its result came anyway, discarded) */
-  status: 'assigned' | 'done' | 'lost' | 'reassigned' | 'late';
+  /**
+   * assigned → done | lost (worker left or failed) | reassigned (missed the deadline) → late (its result came anyway,
+   * discarded); done → rejected (robust aggregation dropped it as an outlier; its micro-batches are recomputed).
+   */
+  status: 'assigned' | 'done' | 'lost' | 'reassigned' | 'late' | 'rejected';
   samples?: number;
 }
 
