@@ -250,7 +250,10 @@ export class CoordinatorServer {
     const dropSlow = (): void => {
       if (member) this.coordinator.leave(member.id, `more than ${maxBuffered} bytes queued; the connection is too slow (RATE_LIMITED)`);
       member = null;
-      ws.terminate();
+      if (ws.readyState !== ws.OPEN) return;
+      // Told why (if it ever reads again), and cut if it does not finish closing soon.
+      fail('RATE_LIMITED', `more than ${maxBuffered} bytes queued; the connection is too slow`);
+      setTimeout(() => ws.terminate(), 5000).unref();
     };
     const fail = (code: ErrorCode, detail?: string): void => {
       try {
