@@ -26,7 +26,7 @@ describe.runIf(runBrowserTests())('dashboard', () => {
 
   it('shows workers, a growing loss chart, the config and the join link while a run goes', async () => {
     // --step-delay: the run must still be going when the late dashboard opens, however fast the machine.
-    const coord = await startCoordinator([...RUN, '--local-workers', '1', '--local-threads', '1', '--min-workers', '2', '--step-delay', '15']);
+    const coord = await startCoordinator([...RUN, '--local-workers', '1', '--local-threads', '1', '--min-workers', '2', '--step-delay', '60']);
     running.push(coord);
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     const dash = await context.newPage();
