@@ -30,7 +30,9 @@ Run gradmesh <command> --help for a command's options.
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  // `pnpm start -- --flag` passes the `--` through; it is not an argument.
+  const [name, ...given] = argv;
+  const rest = given[0] === '--' ? given.slice(1) : given;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     (name === undefined ? process.stderr : process.stdout).write(usage);
     return name === undefined ? 2 : 0;
