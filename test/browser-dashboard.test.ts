@@ -2,9 +2,9 @@
 // that grows step by step, the run's configuration and the join link; a
 // dashboard opened late draws the run from its first step (/api/history).
 // Screenshots go to test-artifacts/ (not committed).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { artifactPath, runBrowserTests, launchBrowser, startCoordinator, watchProblems, type RunningCoordinator } from './helpers/browser.js';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { artifactPath, browserSuite, runBrowserTests, watchProblems } from './helpers/browser.js';
 import { startScriptedCoordinator } from './helpers/browser-scripted.js';
 
 const RUN = ['--dataset', 'spirals', '--model', '64', '--steps', '150', '--batch', '32', '--micro-batch', '16', '--lr', '0.01'];
@@ -13,22 +13,12 @@ const points = (page: Page, id: string): Promise<number> => page.$eval(`#${id}`,
 const rows = (page: Page): Promise<number> => page.$$eval('table.workers tr.worker', (trs) => trs.length);
 
 describe.runIf(runBrowserTests())('dashboard', () => {
-  let browser: Browser;
-  const running: RunningCoordinator[] = [];
-
-  beforeAll(async () => {
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await Promise.all(running.map((c) => c.kill()));
-    await browser?.close();
-  });
+  const suite = browserSuite();
 
   it('shows workers, a growing loss chart, the config and the join link while a run goes', async () => {
     // --step-delay: the run must still be going when the late dashboard opens, however fast the machine.
-    const coord = await startCoordinator([...RUN, '--local-workers', '1', '--local-threads', '1', '--min-workers', '2', '--step-delay', '60']);
-    running.push(coord);
-    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    const coord = await suite.start([...RUN, '--local-workers', '1', '--local-threads', '1', '--min-workers', '2', '--step-delay', '60']);
+    const context = await suite.browser().newContext({ viewport: { width: 1400, height: 1000 } });
     const dash = await context.newPage();
     const dashProblems = watchProblems(dash);
     await dash.goto(coord.dashboard);
@@ -91,7 +81,7 @@ describe.runIf(runBrowserTests())('dashboard', () => {
     // Only the page matters here: a server with the pages and no run will do.
     const server = await startScriptedCoordinator({ token: 't', datasetBytes: new Uint8Array(0), onMessage: () => {} });
     try {
-      const page = await browser.newPage();
+      const page = await suite.browser().newPage();
       await page.goto(`${server.base}/`);
       await page.waitForSelector('#no-token');
       expect(await page.$('#join-link')).toBeNull();

@@ -1,30 +1,19 @@
 // A browser alone trains a run: the join page's Web Worker computes every
 // gradient, and the result is the single-process result, bit for bit.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { artifactPath, runBrowserTests, launchBrowser, startCoordinator, trainReference, watchProblems, type RunningCoordinator } from './helpers/browser.js';
+import { describe, expect, it } from 'vitest';
+import { artifactPath, browserSuite, runBrowserTests, trainReference, watchProblems } from './helpers/browser.js';
 
 // 300 steps of 32 on spirals with a 64-unit layer reach 94% test accuracy single-process in 0.3 s.
 const RUN = ['--dataset', 'spirals', '--model', '64', '--steps', '300', '--batch', '32', '--lr', '0.01'];
 const TARGET_ACCURACY = 0.9;
 
 describe.runIf(runBrowserTests())('browser worker', () => {
-  let browser: Browser;
-  const running: RunningCoordinator[] = [];
-
-  beforeAll(async () => {
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await Promise.all(running.map((c) => c.kill()));
-    await browser?.close();
-  });
+  const suite = browserSuite();
 
   it('trains a run alone to the target accuracy, equal to single-process training', async () => {
     const reference = trainReference([...RUN, '--threads', '1']);
-    const coord = await startCoordinator([...RUN, '--local-workers', '0', '--min-workers', '1']);
-    running.push(coord);
-    const page = await browser.newPage();
+    const coord = await suite.start([...RUN, '--local-workers', '0', '--min-workers', '1']);
+    const page = await suite.browser().newPage();
     const problems = watchProblems(page);
     await page.goto(coord.join);
     const { code, summary, stderr } = await coord.exited;

@@ -1,31 +1,20 @@
 // One Node worker and two browsers share every step; the result is the
 // single-process result, bit for bit (the canonical reduction tree makes the
 // sum independent of who computed which micro-batch).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { getStatus, runBrowserTests, launchBrowser, startCoordinator, trainReference, watchProblems, type RunningCoordinator, type StatusWorker } from './helpers/browser.js';
+import { describe, expect, it } from 'vitest';
+import { getStatus, browserSuite, runBrowserTests, trainReference, watchProblems, type StatusWorker } from './helpers/browser.js';
 
 // 8 micro-batches a step, so three workers all get a share.
 const RUN = ['--dataset', 'spirals', '--model', '64', '--steps', '120', '--batch', '64', '--micro-batch', '8', '--lr', '0.01'];
 
 describe.runIf(runBrowserTests())('mixed run', () => {
-  let browser: Browser;
-  const running: RunningCoordinator[] = [];
-
-  beforeAll(async () => {
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await Promise.all(running.map((c) => c.kill()));
-    await browser?.close();
-  });
+  const suite = browserSuite();
 
   it('one Node worker and two browsers train together, equal to single-process training', async () => {
     const reference = trainReference([...RUN, '--threads', '1']);
     // A short pause between steps, so /api/status is sampled during the run however fast the machine.
-    const coord = await startCoordinator([...RUN, '--local-workers', '1', '--local-threads', '1', '--min-workers', '3', '--step-delay', '10']);
-    running.push(coord);
-    const context = await browser.newContext();
+    const coord = await suite.start([...RUN, '--local-workers', '1', '--local-threads', '1', '--min-workers', '3', '--step-delay', '10']);
+    const context = await suite.browser().newContext();
     const pages = await Promise.all([context.newPage(), context.newPage()]);
     const problems = pages.map(watchProblems);
     await Promise.all(pages.map((p, i) => p.goto(`${coord.join}&name=browser-${i + 1}`)));

@@ -25,6 +25,7 @@ import { Coordinator, type StepReport } from '../../apps/coordinator/src/coordin
 import { CoordinatorServer } from '../../apps/coordinator/src/coordinator/server.js';
 import { maxFrameBytes } from '../../apps/coordinator/src/coordinator/limits.js';
 import { BENCH, REPO } from '../lib/paths.js';
+import { stopChildren } from '../../apps/coordinator/src/children.js';
 
 const CLI = join(REPO, 'apps', 'coordinator', 'src', 'main.ts');
 
@@ -66,25 +67,6 @@ function spawnLogged(args: string[], onExit: (why: string) => void): ChildProces
 function errorLine(stderr: string): string {
   const lines = stderr.trim().split('\n').map((l) => l.trim()).filter((l) => l && !/^Node\.js v/.test(l) && !/^at /.test(l));
   return [...lines].reverse().find((l) => /error/i.test(l)) ?? lines.at(-1) ?? '';
-}
-
-async function stopChildren(children: ChildProcess[]): Promise<void> {
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((res) => {
-          if (c.exitCode !== null || c.signalCode !== null) return res();
-          const t = setTimeout(() => {
-            c.kill('SIGKILL');
-            res();
-          }, 3000);
-          c.once('exit', () => {
-            clearTimeout(t);
-            res();
-          });
-        }),
-    ),
-  );
 }
 
 function socketBytes(sockets: Set<Socket>): { r: number; w: number } {

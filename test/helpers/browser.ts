@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const ARTIFACTS = `${ROOT}test-artifacts`;
@@ -180,4 +181,28 @@ export async function waitFor<T>(what: string, fn: () => Promise<T> | T, pred: (
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}; last: ${JSON.stringify(last)?.slice(0, 500)}`);
     await new Promise((r) => setTimeout(r, every));
   }
+}
+
+/**
+ * Call inside a describe: one browser for the suite, and every coordinator the
+ * tests start through `start` is killed when the suite ends.
+ */
+export function browserSuite(): { browser: () => Browser; start: (args: string[]) => Promise<RunningCoordinator> } {
+  let browser: Browser | undefined;
+  const running: RunningCoordinator[] = [];
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await Promise.all(running.map((c) => c.kill()));
+    await browser?.close();
+  });
+  return {
+    browser: () => browser!,
+    start: async (args) => {
+      const c = await startCoordinator(args);
+      running.push(c);
+      return c;
+    },
+  };
 }

@@ -20,6 +20,7 @@ import { loadCheckpoint, saveCheckpoint } from '../coordinator/checkpoint.js';
 import { statusJson, prometheusText } from '../coordinator/status.js';
 import { loadDatasetOrUsage, type DoneSummary } from './train.js';
 import { webRoutes } from '../coordinator/web.js';
+import { stopChildren } from '../children.js';
 
 const options: Options = {
   ...trainOptions,
@@ -291,22 +292,6 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
 }
 
 async function shutdown(server: CoordinatorServer, children: ChildProcess[]): Promise<void> {
-  // Local workers exit on `done`; give them a moment, then make sure.
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((res) => {
-          if (c.exitCode !== null || c.signalCode !== null) return res();
-          const t = setTimeout(() => {
-            c.kill('SIGKILL');
-            res();
-          }, 3000);
-          c.once('exit', () => {
-            clearTimeout(t);
-            res();
-          });
-        }),
-    ),
-  );
+  await stopChildren(children);
   await server.close();
 }
