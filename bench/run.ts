@@ -13,11 +13,12 @@ import { machineInfo } from './lib/machine.js';
 import { BENCH } from './lib/paths.js';
 import type { Ctx, Section, SectionResult, SummaryRow } from './lib/section.js';
 import { coordinator } from './sections/coordinator.js';
+import { determinism } from './sections/determinism.js';
 import { kernels } from './sections/kernels.js';
 import { mnist } from './sections/mnist.js';
 import { threads } from './sections/threads.js';
 
-const SECTIONS: Section[] = [kernels, mnist, threads, coordinator];
+const SECTIONS: Section[] = [kernels, mnist, threads, determinism, coordinator];
 
 const USAGE = `usage: pnpm bench [-- options]
   --only NAMES   run only these sections (comma-separated): ${SECTIONS.map((s) => s.name).join(', ')}

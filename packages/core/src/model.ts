@@ -24,6 +24,7 @@ import { initParams } from './init.js';
 import * as elementwise from './kernels/elementwise.js';
 import { jsKernels } from './kernels/js.js';
 import type { Kernels } from './kernels/types.js';
+import { checkPlan, gemmTnBlocksReference, PLAN_LEAF, type BlockPlan } from './kernels/blocks.js';
 import { paramLayout, type LayerLayout } from './layout.js';
 import { LOSS_OPS, type LossOp } from './losses.js';
 import type { Rng } from './rng.js';
@@ -59,6 +60,12 @@ export class Model {
   private deltaA: Float32Array = new Float32Array(0);
   private deltaB: Float32Array = new Float32Array(0);
   private readonly colSum: Float64Array;
+  private readonly maxLayerSize: number;
+  // lossAndGradBlocks' scratch: block row bounds, per-block and per-slot bias gradients, slot buffers.
+  private bounds = new Int32Array(0);
+  private blockBias = new Float32Array(0);
+  private slotBias = new Float32Array(0);
+  private readonly slots: Float32Array[] = [];
   // W/b views per parameter or gradient buffer: callers reuse buffers, so the
   // views are made once per buffer rather than once per call.
   private readonly views = new WeakMap<Float32Array, Float32Array[]>();
@@ -79,6 +86,7 @@ export class Model {
     this.slope = spec.leakySlope ?? DEFAULT_LEAKY_SLOPE;
     this.maxWidth = Math.max(...spec.layers.map((l) => l.units));
     this.colSum = new Float64Array(this.maxWidth);
+    this.maxLayerSize = Math.max(...this.layers.map((l) => l.fanIn * l.fanOut));
   }
 
   /** Fills params with Xavier/He normals (per spec.init or the activation's default), biases 0. */
@@ -119,6 +127,96 @@ export class Model {
       }
     }
     return loss;
+  }
+
+  /**
+   * Loss and gradient sums of consecutive blocks of `block` rows (the last
+   * may be shorter), combined by `plan` (kernels/blocks.ts): block j is rows
+   * [j·block, min((j+1)·block, n)); its gradient is exactly what lossAndGrad
+   * would give for those rows alone; outs[i] is OVERWRITTEN with the plan's
+   * output i. losses[j] ← block j's loss sum (the caller combines losses).
+   * With separatePlan(count), outs[j] is block j's gradient.
+   *
+   * Why it is not a loop over lossAndGrad: the forward pass and the
+   * back-propagated deltas (X·W and dZ·Wᵀ) are row-wise — every kernel set
+   * computes C(i, j) from row i of op(A) and column j of op(B) in a fixed
+   * order, whatever m — so they run over all n rows at once, one matrix
+   * product per layer with the weights packed once. Only the weight and bias
+   * gradients, which sum over rows, are formed per block, and those go
+   * through the plan layer by layer — fused into one kernel call per layer
+   * when the kernel set has gemmTnBlocks. This is what makes small fixed
+   * micro-batches (deterministic training) cost little more than one pass.
+   */
+  lossAndGradBlocks(params: Float32Array, x: Float32Array, y: Float32Array, n: number, block: number, plan: BlockPlan, outs: Float32Array[], losses: Float64Array): void {
+    this.check(params, x, y, n);
+    if (!(Number.isInteger(block) && block >= 1)) throw new RangeError(`block size must be a positive integer, got ${block}`);
+    const count = Math.ceil(n / block);
+    if (losses.length < count) throw new RangeError(`${n} rows in blocks of ${block} need ${count} losses, got ${losses.length}`);
+    checkPlan(plan, count);
+    if (outs.length !== plan.outSlots.length) throw new RangeError(`the plan has ${plan.outSlots.length} outputs, got ${outs.length} buffers`);
+    outs.forEach((g, i) => {
+      if (g.length !== this.paramCount) throw new RangeError(`outs[${i}] has ${g.length} entries, the model has ${this.paramCount} parameters`);
+    });
+    this.ensureCapacity(n);
+    if (this.bounds.length < count + 1) this.bounds = new Int32Array(count + 1);
+    const bounds = this.bounds.subarray(0, count + 1);
+    for (let j = 0; j <= count; j++) bounds[j] = Math.min(j * block, n);
+    if (this.blockBias.length < count * this.maxWidth) this.blockBias = new Float32Array(count * this.maxWidth);
+    if (this.slotBias.length < plan.slots * this.maxWidth) this.slotBias = new Float32Array(plan.slots * this.maxWidth);
+
+    const o = this.outputs;
+    const out = this.forward(params, x, n, !this.fused);
+    const last = this.layers.length - 1;
+    const pv = this.viewsOf(params);
+    const ovs = outs.map((g) => this.viewsOf(g));
+    const rows = (j: number): number => bounds[j + 1] - bounds[j];
+    const slice = (buf: Float32Array, j: number, cols: number): Float32Array => buf.subarray(bounds[j] * cols, bounds[j + 1] * cols);
+    const bias = (j: number, cols: number): Float32Array => this.blockBias.subarray(j * cols, (j + 1) * cols);
+    const k = this.kernels;
+    let d = this.deltaA;
+    for (let j = 0; j < count; j++) {
+      const dj = slice(d, j, o);
+      losses[j] = this.lossOp(slice(out, j, o), slice(y, j, o), rows(j), o, dj);
+      if (this.fused) this.storeColSums(dj, rows(j), o, bias(j, o));
+      else this.backwardAndSum(last, slice(out, j, o), dj, rows(j), o, bias(j, o));
+    }
+    for (let l = last; l >= 0; l--) {
+      const { fanIn, fanOut } = this.layers[l];
+      const input = l === 0 ? x : this.acts[l - 1];
+      this.runBiasPlan(plan, fanOut, ovs.map((v) => v[2 * l + 1]));
+      const wOuts = ovs.map((v) => v[2 * l]);
+      if (k.gemmTnBlocks !== undefined) k.gemmTnBlocks(fanIn, fanOut, input, d, bounds, plan, wOuts);
+      else gemmTnBlocksReference(k, fanIn, fanOut, input, d, bounds, plan, wOuts, (s) => this.slotScratch(s));
+      if (l > 0) {
+        const prev = d === this.deltaA ? this.deltaB : this.deltaA;
+        k.gemm(false, true, n, fanIn, fanOut, d, pv[2 * l], prev, false);
+        for (let j = 0; j < count; j++) {
+          this.backwardAndSum(l - 1, slice(this.acts[l - 1], j, fanIn), slice(prev, j, fanIn), rows(j), fanIn, bias(j, fanIn));
+        }
+        d = prev;
+      }
+    }
+  }
+
+  /** The plan over the blocks' bias gradients (blockBias, cols wide): small, so in JS (Float32Array stores round once, like every add). */
+  private runBiasPlan(plan: BlockPlan, cols: number, outs: Float32Array[]): void {
+    const { ops } = plan;
+    const sb = this.slotBias;
+    for (let i = 0; i < ops.length; i += 3) {
+      if (ops[i] === PLAN_LEAF) sb.set(this.blockBias.subarray(ops[i + 1] * cols, (ops[i + 1] + 1) * cols), ops[i + 2] * cols);
+      else {
+        const a = ops[i + 1] * cols;
+        const b = ops[i + 2] * cols;
+        for (let t = 0; t < cols; t++) sb[a + t] += sb[b + t];
+      }
+    }
+    plan.outSlots.forEach((s, i) => outs[i].set(sb.subarray(s * cols, (s + 1) * cols)));
+  }
+
+  /** Slot buffers for gemmTnBlocksReference, in the kernels' memory, sized for the widest layer. */
+  private slotScratch(slot: number): Float32Array {
+    while (this.slots.length <= slot) this.slots.push(this.kernels.alloc(this.maxLayerSize));
+    return this.slots[slot];
   }
 
   /** Post-activation outputs, n×outputs (a new array). */

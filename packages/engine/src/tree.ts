@@ -13,6 +13,7 @@
  * A worker that owns micro-batches [a, b) sends the maximal canonical subtrees
  * inside [a, b) (at most 2·log2(M) of them; one when [a, b) is aligned).
  */
+import { PLAN_ADD, PLAN_LEAF, type BlockPlan } from '@gradmesh/core';
 
 export interface TreeNode {
   /** First micro-batch covered. */
@@ -51,11 +52,31 @@ export function coverRanges(m: number, a: number, b: number): Array<[number, num
   return out;
 }
 
-/** dst += src, element by element, in index order. */
+/**
+ * The tree's one operation: dst += src element-wise, each sum formed in
+ * double and rounded to float32 once (what `dst[i] += src[i]` does in JS).
+ * Because a double holds the exact sum of two floats closely enough that the
+ * second rounding never changes the result, every implementation of this
+ * contract — the JS loop, a kernel set's SIMD axpy with α = 1 — gives the
+ * same bits; they differ only in speed (JS ~3 ns per element here, AVX2
+ * ~0.4 ns), and the tree's additions are most of what determinism costs.
+ */
+export type AddFn = (dst: Float32Array, src: Float32Array) => void;
+
+/** The reference AddFn: dst += src, element by element, in index order. */
 export function addInto(dst: Float32Array, src: Float32Array): void {
   const n = dst.length;
   if (src.length !== n) throw new RangeError(`gradient length ${src.length} != ${n}`);
   for (let i = 0; i < n; i++) dst[i] += src[i];
+}
+
+/** A kernel set's axpy as the tree's AddFn (α = 1: the same bits as addInto); addInto when it has none. */
+export function kernelAdd(kernels: { axpy?(length: number, alpha: number, x: Float32Array, y: Float32Array): void } | undefined): AddFn {
+  if (kernels?.axpy === undefined) return addInto;
+  return (dst, src) => {
+    if (src.length !== dst.length) throw new RangeError(`gradient length ${src.length} != ${dst.length}`);
+    kernels.axpy!(dst.length, 1, src, dst);
+  };
 }
 
 const key = (lo: number, hi: number): number => lo * 0x100000 + hi;
@@ -66,7 +87,7 @@ const key = (lo: number, hi: number): number => lo * 0x100000 + hi;
  * for any partition of [a, b)). Buffers of input nodes may be reused as
  * outputs (left children accumulate their right siblings in place).
  */
-export function reduceNodes(m: number, a: number, b: number, nodes: TreeNode[]): TreeNode[] {
+export function reduceNodes(m: number, a: number, b: number, nodes: TreeNode[], add: AddFn = addInto): TreeNode[] {
   const byRange = new Map<number, TreeNode>();
   for (const n of nodes) {
     const k = key(n.lo, n.hi);
@@ -85,7 +106,7 @@ export function reduceNodes(m: number, a: number, b: number, nodes: TreeNode[]):
     const left = value(lo, level - 1);
     if (lo + half >= m) return { ...left, lo, hi };
     const right = value(lo + half, level - 1);
-    addInto(left.grad, right.grad);
+    add(left.grad, right.grad);
     return { lo, hi, loss: left.loss + right.loss, grad: left.grad };
   };
   const out = coverRanges(m, a, b).map(([lo, hi]) => {
@@ -115,6 +136,7 @@ export function buildCover(
   b: number,
   leaf: (j: number) => { loss: number; grad: Float32Array },
   release: (grad: Float32Array) => void = () => {},
+  add: AddFn = addInto,
 ): TreeNode[] {
   const value = (lo: number, level: number): TreeNode => {
     const hi = Math.min(lo + (1 << level), m);
@@ -126,7 +148,7 @@ export function buildCover(
     const left = value(lo, level - 1);
     if (lo + half >= m) return { ...left, lo, hi };
     const right = value(lo + half, level - 1);
-    addInto(left.grad, right.grad);
+    add(left.grad, right.grad);
     release(right.grad);
     return { lo, hi, loss: left.loss + right.loss, grad: left.grad };
   };
@@ -143,7 +165,10 @@ export class TreeAccumulator {
   private readonly nodes = new Map<number, TreeNode>();
   private covered = 0;
 
-  constructor(readonly m: number) {}
+  constructor(
+    readonly m: number,
+    private readonly addFn: AddFn = addInto,
+  ) {}
 
   get complete(): boolean {
     return this.covered === this.m;
@@ -166,7 +191,7 @@ export class TreeAccumulator {
       if (!sib) break;
       this.nodes.delete(key(sLo, sHi));
       const [left, right] = isLeft ? [cur, sib] : [sib, cur];
-      addInto(left.grad, right.grad);
+      this.addFn(left.grad, right.grad);
       cur = { lo: left.lo, hi: right.hi, loss: left.loss + right.loss, grad: left.grad };
     }
     this.nodes.set(key(cur.lo, cur.hi), cur);
@@ -183,4 +208,36 @@ export class TreeAccumulator {
   get held(): number {
     return this.nodes.size;
   }
+}
+
+/**
+ * The canonical tree's additions inside micro-batches [lo, hi), as a block
+ * plan for Model.lossAndGradBlocks (block i = micro-batch lo + i): the plan's
+ * outputs are the canonical cover of [lo, hi), in order, with their ranges.
+ * Slots are reused as the tree is walked: a plan needs at most the cover's
+ * nodes plus the tree's depth (≤ 2·log2(M) + 2). Its additions are exactly
+ * buildCover's.
+ */
+export function coverPlan(m: number, lo: number, hi: number): { plan: BlockPlan; ranges: Array<[number, number]> } {
+  const ops: number[] = [];
+  const free: number[] = [];
+  let slots = 0;
+  const take = (): number => free.pop() ?? slots++;
+  const value = (a: number, level: number): number => {
+    if (level === 0) {
+      const s = take();
+      ops.push(PLAN_LEAF, a - lo, s);
+      return s;
+    }
+    const half = 1 << (level - 1);
+    const left = value(a, level - 1);
+    if (a + half >= m) return left;
+    const right = value(a + half, level - 1);
+    ops.push(PLAN_ADD, left, right);
+    free.push(right);
+    return left;
+  };
+  const ranges = coverRanges(m, lo, hi);
+  const outSlots = ranges.map(([a, b]) => value(a, levelOf(m, a, b)));
+  return { plan: { ops: Int32Array.from(ops), slots: Math.max(slots, 1), outSlots: Int32Array.from(outSlots) }, ranges };
 }

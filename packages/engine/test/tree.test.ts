@@ -113,3 +113,68 @@ describe('TreeAccumulator', () => {
     );
   });
 });
+
+describe('the tree add on SIMD kernels', () => {
+  test('kernelAdd (wasm, native axpy with α = 1) gives the bits of the JS loop, edge cases included', async () => {
+    const { addInto, kernelAdd } = await import('../src/tree.js');
+    const { createWasmKernels } = await import('@gradmesh/kernels-wasm');
+    const { tryLoadNativeKernels } = await import('@gradmesh/kernels-native');
+    const sets: Array<{ name: string; kernels: { alloc(n: number): Float32Array; axpy?: (n: number, a: number, x: Float32Array, y: Float32Array) => void } }> = [
+      { name: 'wasm', kernels: createWasmKernels({ initialMiB: 16 }) },
+    ];
+    const native = tryLoadNativeKernels().kernels;
+    if (native) sets.push({ name: native.name, kernels: native });
+    else console.log('tree add: native kernels skipped (addon not built)');
+    const special = [0, -0, 1, -1, 2 ** -149, -(2 ** -149), 2 ** -126, 3.4028234663852886e38, -3.4028234663852886e38, Infinity, -Infinity, NaN, 1 + 2 ** -23, 2 ** 24, 2 ** 60];
+    for (const { name, kernels } of sets) {
+      const add = kernelAdd(kernels);
+      expect(add, name).not.toBe(addInto);
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 300 }), fc.integer(), (n, seed) => {
+          const [a, b] = leaves(2, n, seed);
+          for (let i = 0; i < n; i += 7) a![i] = special[(i + seed) % special.length >>> 0]!;
+          for (let i = 3; i < n; i += 5) b![i] = special[(i * 3 + seed) % special.length >>> 0]!;
+          // In the kernels' own memory and outside it, at odd offsets (unaligned SIMD).
+          const x = kernels.alloc(n + 1).subarray(1);
+          const y = kernels.alloc(n + 1).subarray(1);
+          x.set(a!);
+          y.set(b!);
+          const ref = a!.slice();
+          addInto(ref, b!);
+          add(x, y);
+          expect(bits(x)).toBe(bits(ref));
+          const plain = a!.slice();
+          add(plain, b!);
+          expect(bits(plain)).toBe(bits(ref));
+        }),
+        { numRuns: 200, seed: 11 },
+      );
+    }
+  });
+});
+
+describe('coverPlan', () => {
+  test("is buildCover's reduction as a block plan: same ranges, same additions, same bits", async () => {
+    const { coverPlan } = await import('../src/tree.js');
+    const { PLAN_LEAF, checkPlan } = await import('@gradmesh/core');
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 70 }), fc.nat(), fc.nat(), fc.integer(), (m, x, y, seed) => {
+        const [a, b] = [x % (m + 1), y % (m + 1)].sort((p, q) => p - q) as [number, number];
+        const ls = leaves(m, 6, seed);
+        const { plan, ranges } = coverPlan(m, a, b);
+        checkPlan(plan, b - a);
+        expect(plan.slots).toBeLessThanOrEqual(2 * treeDepth(m) + 2);
+        const slot: Float32Array[] = [];
+        for (let i = 0; i < plan.ops.length; i += 3) {
+          const [op, p, q] = [plan.ops[i]!, plan.ops[i + 1]!, plan.ops[i + 2]!];
+          if (op === PLAN_LEAF) slot[q] = ls[a + p]!.slice();
+          else for (let t = 0; t < 6; t++) slot[p]![t] += slot[q]![t]!;
+        }
+        const want = buildCover(m, a, b, (j) => ({ loss: 0, grad: ls[j]!.slice() }));
+        expect(ranges).toEqual(want.map((n) => [n.lo, n.hi]));
+        want.forEach((n, i) => expect(bits(slot[plan.outSlots[i]!]!)).toBe(bits(n.grad)));
+      }),
+      { numRuns: 400, seed: 5 },
+    );
+  });
+});

@@ -8,6 +8,7 @@
 //   relu_<isa>(length, x): void                                    (core's optional
 //   reluBackwardColSums_<isa>(rows, cols, a, d, out): void          element-wise
 //   axpy_<isa>(length, alpha, x, y): void                           passes)
+//   gemmTnBlocks_<isa>(m, n, A, B, bounds, plan, outs): void        (block plans)
 #include <node_api.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,10 +22,10 @@
 namespace {
 
 struct Scratch {
-  float* ptr[3] = {nullptr, nullptr, nullptr};
-  size_t cap[3] = {0, 0, 0};
+  float* ptr[4] = {nullptr, nullptr, nullptr, nullptr};
+  size_t cap[4] = {0, 0, 0, 0};
   ~Scratch() {
-    for (int s = 0; s < 3; ++s) free(ptr[s]);
+    for (int s = 0; s < 4; ++s) free(ptr[s]);
   }
 };
 
@@ -154,6 +155,114 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// ------------------------------------------------------------ block plans --
+
+bool get_i32(napi_env env, napi_value v, const char* name, int32_t** data, size_t* len) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  void* ptr = nullptr;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &type, len, &ptr, nullptr, nullptr) != napi_ok ||
+      type != napi_int32_array) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "gemmTnBlocks: %s must be an Int32Array", name);
+    napi_throw_type_error(env, "GRADMESH_GEMM_ARG", msg);
+    return false;
+  }
+  *data = static_cast<int32_t*>(ptr);
+  return true;
+}
+
+napi_value plan_error(napi_env env, const char* what) {
+  char msg[128];
+  snprintf(msg, sizeof msg, "gemmTnBlocks: %s", what);
+  napi_throw_range_error(env, "GRADMESH_GEMM_PLAN", msg);
+  return nullptr;
+}
+
+// gemmTnBlocks(m, n, A, B, bounds, plan, outs): see GmTnBlocksArgs. Every
+// index is checked here, so a malformed plan is a RangeError, never a wild
+// read or write.
+napi_value GemmTnBlocks(napi_env env, napi_callback_info info) {
+  const char* op = "gemmTnBlocks";
+  size_t argc = 7;
+  napi_value argv[7];
+  void* data = nullptr;
+  GM_CALL(env, napi_get_cb_info(env, info, &argc, argv, nullptr, &data));
+  if (argc < 7) {
+    napi_throw_type_error(env, "GRADMESH_GEMM_ARG", "gemmTnBlocks(m, n, A, B, bounds, plan, outs) takes 7 arguments");
+    return nullptr;
+  }
+  GmTnBlocksArgs g;
+  if (!get_dim(env, argv[0], "m", &g.m, op) || !get_dim(env, argv[1], "n", &g.n, op)) return nullptr;
+  int32_t* bounds;
+  size_t nbounds;
+  if (!get_i32(env, argv[4], "bounds", &bounds, &nbounds)) return nullptr;
+  if (nbounds < 1 || bounds[0] != 0) return plan_error(env, "bounds must start at 0");
+  for (size_t i = 1; i < nbounds; ++i)
+    if (bounds[i] < bounds[i - 1]) return plan_error(env, "bounds must not decrease");
+  g.bounds = bounds;
+  g.blocks = (gm_i)nbounds - 1;
+  const int64_t rows = bounds[nbounds - 1];
+  float *A, *B;
+  if (!get_f32(env, argv[2], "A", rows * g.m, &A, op) || !get_f32(env, argv[3], "B", rows * g.n, &B, op)) return nullptr;
+  g.A = A;
+  g.B = B;
+  napi_value vops, vslots, vout;
+  GM_CALL(env, napi_get_named_property(env, argv[5], "ops", &vops));
+  GM_CALL(env, napi_get_named_property(env, argv[5], "slots", &vslots));
+  GM_CALL(env, napi_get_named_property(env, argv[5], "outSlots", &vout));
+  int32_t *ops, *out_slots;
+  size_t nops, nouts;
+  if (!get_i32(env, vops, "plan.ops", &ops, &nops) || !get_i32(env, vout, "plan.outSlots", &out_slots, &nouts)) return nullptr;
+  if (!get_dim(env, vslots, "plan.slots", &g.slots, op)) return nullptr;
+  if (g.slots < 1 || g.slots > 1024) return plan_error(env, "plan.slots must be in [1, 1024]");
+  if (nops % 3 != 0) return plan_error(env, "plan.ops must be triples");
+  for (size_t q = 0; q < nops; q += 3) {
+    const int32_t c = ops[q], a = ops[q + 1], b = ops[q + 2];
+    if (c == 0) {
+      if (a < 0 || a >= g.blocks || b < 0 || b >= g.slots) return plan_error(env, "a leaf names a block or slot out of range");
+    } else if (c == 1) {
+      if (a < 0 || a >= g.slots || b < 0 || b >= g.slots || a == b) return plan_error(env, "an addition names a slot out of range");
+    } else {
+      return plan_error(env, "unknown plan op");
+    }
+  }
+  for (size_t o = 0; o < nouts; ++o)
+    if (out_slots[o] < 0 || out_slots[o] >= g.slots) return plan_error(env, "an output slot is out of range");
+  g.ops = ops;
+  g.nops = (gm_i)(nops / 3);
+  g.out_slots = out_slots;
+  g.nouts = (gm_i)nouts;
+  bool is_array = false;
+  uint32_t nbuf = 0;
+  if (napi_is_array(env, argv[6], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[6], &nbuf) != napi_ok || nbuf != nouts)
+    return plan_error(env, "outs must be an array with one Float32Array per plan output");
+  float** outs = reinterpret_cast<float**>(gm_scratch(2, nouts * sizeof(float*) / sizeof(float) + 2));
+  if (!outs) {
+    napi_throw_error(env, "GRADMESH_NATIVE_OOM", "gemmTnBlocks: could not allocate scratch");
+    return nullptr;
+  }
+  const int64_t nc = (int64_t)g.m * g.n;
+  for (uint32_t o = 0; o < nbuf; ++o) {
+    napi_value el;
+    GM_CALL(env, napi_get_element(env, argv[6], o, &el));
+    float* C;
+    if (!get_f32(env, el, "outs[i]", nc, &C, op)) return nullptr;
+    if (overlaps(C, nc, A, rows * g.m) || overlaps(C, nc, B, rows * g.n)) {
+      napi_throw_range_error(env, "GRADMESH_GEMM_ALIAS", "gemmTnBlocks: outputs must not overlap A or B");
+      return nullptr;
+    }
+    outs[o] = C;
+  }
+  g.outs = outs;
+  if (reinterpret_cast<GmTnBlocksFn>(data)(&g) != 0) {
+    napi_throw_error(env, "GRADMESH_NATIVE_OOM", "gemmTnBlocks: could not allocate packing scratch");
+  }
+  return nullptr;
+}
+
 // ------------------------------------------------------- element-wise ops --
 
 bool no_overlap(napi_env env, const char* op, const float* a, int64_t na, const float* b, int64_t nb) {
@@ -243,6 +352,7 @@ const GmElementwise ew_avx2 = {gm_relu_avx2, gm_relu_bwd_colsums_avx2, gm_axpy_a
 struct Isa {
   const char* name;
   GmGemmFn fn;
+  GmTnBlocksFn blocks;
   const GmElementwise* ew;
   bool supported;
 };
@@ -262,11 +372,11 @@ napi_value Init(napi_env env, napi_value exports) {
 #if defined(__x86_64__) || defined(_M_X64)
   __builtin_cpu_init();
   const bool fma = __builtin_cpu_supports("fma");
-  isas[n++] = {"avx512", gm_gemm_avx512, &ew_avx2,
+  isas[n++] = {"avx512", gm_gemm_avx512, gm_tn_blocks_avx512, &ew_avx2,
                __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && fma};
-  isas[n++] = {"avx2", gm_gemm_avx2, &ew_avx2, __builtin_cpu_supports("avx2") && fma};
+  isas[n++] = {"avx2", gm_gemm_avx2, gm_tn_blocks_avx2, &ew_avx2, __builtin_cpu_supports("avx2") && fma};
 #endif
-  isas[n++] = {"generic", gm_gemm_generic, &ew_generic, true};
+  isas[n++] = {"generic", gm_gemm_generic, gm_tn_blocks_generic, &ew_generic, true};
 
   napi_value list;
   GM_CALL(env, napi_create_array(env, &list));
@@ -276,6 +386,7 @@ napi_value Init(napi_env env, napi_value exports) {
     const char* isa = isas[i].name;
     void* ew = const_cast<GmElementwise*>(isas[i].ew);
     GM_CALL(env, export_fn(env, exports, "gemm", isa, Gemm, reinterpret_cast<void*>(isas[i].fn)));
+    GM_CALL(env, export_fn(env, exports, "gemmTnBlocks", isa, GemmTnBlocks, reinterpret_cast<void*>(isas[i].blocks)));
     GM_CALL(env, export_fn(env, exports, "relu", isa, Relu, ew));
     GM_CALL(env, export_fn(env, exports, "reluBackwardColSums", isa, ReluBackwardColSums, ew));
     GM_CALL(env, export_fn(env, exports, "axpy", isa, Axpy, ew));

@@ -27,15 +27,39 @@ struct GmGemmArgs {
 // 0 on success, non-zero when scratch memory could not be allocated.
 typedef int (*GmGemmFn)(const GmGemmArgs* args);
 
+// Weight gradients of row blocks combined by a block plan (core's
+// kernels/blocks.ts): block b is rows [bounds[b], bounds[b+1]) of A (rows×m)
+// and B (rows×n); ops are triples {0, block, slot} (slot ← Aᵦᵀ·Bᵦ from +0) and
+// {1, dst, src} (dst ← dst + src); outs[o] (m×n, row stride n) ← slot
+// out_slots[o]. Arguments are validated by the caller (addon.cc).
+struct GmTnBlocksArgs {
+  gm_i m, n;
+  const float* A;
+  const float* B;
+  const int32_t* bounds;
+  gm_i blocks;
+  const int32_t* ops;
+  gm_i nops;
+  gm_i slots;
+  float* const* outs;
+  const int32_t* out_slots;
+  gm_i nouts;
+};
+typedef int (*GmTnBlocksFn)(const GmTnBlocksArgs* args);
+
 // Per-thread 64-byte-aligned scratch, grown on demand and kept for the
-// thread's lifetime (slot 0: packed A, slot 1: packed B panel). Defined in
+// thread's lifetime (slot 0: packed A, slot 1: packed B panel, 2: column-sum
+// accumulators, 3: block-plan tiles). Defined in
 // addon.cc so it is compiled for the baseline ISA.
 float* gm_scratch(int slot, size_t floats);
 
 int gm_gemm_generic(const GmGemmArgs* args);
+int gm_tn_blocks_generic(const GmTnBlocksArgs* args);
 #if defined(__x86_64__) || defined(_M_X64)
 int gm_gemm_avx2(const GmGemmArgs* args);
 int gm_gemm_avx512(const GmGemmArgs* args);
+int gm_tn_blocks_avx2(const GmTnBlocksArgs* args);
+int gm_tn_blocks_avx512(const GmTnBlocksArgs* args);
 #endif
 
 // The optional element-wise passes (elementwise.inc), per ISA file. Their bits

@@ -53,3 +53,4 @@ void ukr(gm_i kc, const float* const* ar, gm_i as, const float* b, float* c, gm_
 }  // namespace
 
 int gm_gemm_avx512(const GmGemmArgs* args) { return gemm_entry(args); }
+int gm_tn_blocks_avx512(const GmTnBlocksArgs* args) { return tn_blocks_entry(args); }

@@ -79,6 +79,7 @@ void ukr(gm_i kc, const float* const* ar, gm_i as, const float* b, float* c, gm_
 }  // namespace
 
 int gm_gemm_generic(const GmGemmArgs* args) { return gemm_entry(args); }
+int gm_tn_blocks_generic(const GmTnBlocksArgs* args) { return tn_blocks_entry(args); }
 void gm_relu_generic(gm_i n, float* x) { ew_relu(n, x); }
 void gm_relu_bwd_colsums_generic(gm_i rows, gm_i cols, const float* a, float* d, float* out, double* acc) {
   ew_relu_bwd_colsums(rows, cols, a, d, out, acc);

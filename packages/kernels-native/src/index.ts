@@ -28,6 +28,7 @@ interface Addon {
   [fn: `relu_${string}`]: Kernels['relu'];
   [fn: `reluBackwardColSums_${string}`]: Kernels['reluBackwardColSums'];
   [fn: `axpy_${string}`]: Kernels['axpy'];
+  [fn: `gemmTnBlocks_${string}`]: Kernels['gemmTnBlocks'];
 }
 
 const ISAS: readonly NativeIsa[] = ['avx512', 'avx2', 'generic'];
@@ -80,6 +81,8 @@ export function tryLoadNativeKernels(options: NativeLoadOptions = {}): NativeLoa
     relu: lib[`relu_${isa}`],
     reluBackwardColSums: lib[`reluBackwardColSums_${isa}`],
     axpy: lib[`axpy_${isa}`],
+    // Block plans fused into the weight-gradient gemm (csrc/driver.inc).
+    gemmTnBlocks: lib[`gemmTnBlocks_${isa}`],
   };
   return { kernels, reason: null };
 }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { coverRanges, filteredMean, microBatchCount, samplesIn, TreeAccumulator, type Aggregate, type StepOptimizer } from '@gradmesh/engine';
+import { nodeAdd } from '@gradmesh/engine/node';
 import { splitShards } from '@gradmesh/data';
 import {
   encode,
@@ -108,6 +109,8 @@ export class Coordinator extends EventEmitter {
   private nextTask = 1;
   private readonly assignments = new Map<number, Assignment>();
   private acc: TreeAccumulator | null = null;
+  /** The reduction's add: SIMD via the native addon when it loads, the same bits as the JS loop. */
+  private readonly add = nodeAdd();
   private stepResolve: (() => void) | null = null;
   private stepFailed: ((err: Error) => void) | null = null;
   private deadline: NodeJS.Timeout | null = null;
@@ -378,7 +381,7 @@ export class Coordinator extends EventEmitter {
   private runStep(): Promise<StepReport> {
     const { epoch, indices } = this.opts.plan(this.step);
     const m = microBatchCount(indices.length, this.opts.run.microBatch);
-    this.acc = new TreeAccumulator(m);
+    this.acc = new TreeAccumulator(m, this.add);
     this.votes = [];
     this.voteLoss = 0;
     this.voteCovered = 0;

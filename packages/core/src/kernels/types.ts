@@ -7,6 +7,8 @@
  * themselves (`subarray`), so a kernel that works in its own memory (WASM) can
  * recognise views it allocated through `alloc` and skip copies.
  */
+import type { BlockPlan } from './blocks.js';
+
 export interface Kernels {
   readonly name: string;
   /**
@@ -53,4 +55,17 @@ export interface Kernels {
   reluBackwardColSums?(rows: number, cols: number, a: Float32Array, d: Float32Array, out: Float32Array): void;
   /** y[i] ← y[i] + alpha·x[i] for i < length: product and sum in double, rounded to float32 once. */
   axpy?(length: number, alpha: number, x: Float32Array, y: Float32Array): void;
+
+  /**
+   * Weight gradients of consecutive row blocks, combined by a plan
+   * (./blocks.ts): block j is rows [bounds[j], bounds[j+1]) of A (rows×m)
+   * and B (rows×n), its gradient G_j = A_jᵀ·B_j summed exactly as this set's
+   * gemm(true, false, m, n, rows_j, …) sums it; then the plan's float32
+   * additions; outs[i] (m×n) ← slot plan.outSlots[i]. The bits are those of
+   * gemmTnBlocksReference on this kernel set: fusing only keeps the
+   * per-block products in cache instead of writing, re-reading and adding
+   * whole m×n buffers per block — most of what small deterministic
+   * micro-batches cost. Optional, like the element-wise passes.
+   */
+  gemmTnBlocks?(m: number, n: number, A: Float32Array, B: Float32Array, bounds: Int32Array, plan: BlockPlan, outs: Float32Array[]): void;
 }

@@ -1,6 +1,7 @@
 import type { Kernels } from '@gradmesh/core';
 import { tryLoadNativeKernels } from '@gradmesh/kernels-native';
 import { loadPortableKernels, type KernelChoice } from '../kernels.js';
+import { kernelAdd, type AddFn } from '../tree.js';
 
 export interface LoadedKernels {
   kernels: Kernels;
@@ -19,4 +20,13 @@ export function loadKernels(choice: KernelChoice, paramCount: number): LoadedKer
     return { kernels: loadPortableKernels('wasm', paramCount), family: 'wasm', note: `native kernels unavailable (${r.reason}); using wasm` };
   }
   return { kernels: loadPortableKernels(choice, paramCount), family: choice };
+}
+
+/**
+ * The fastest AddFn this process has for buffers anywhere in memory: the
+ * native addon's axpy when it loads, the JS loop otherwise. Either gives the
+ * bits of every other AddFn (see tree.ts), so it serves any kernel family.
+ */
+export function nodeAdd(): AddFn {
+  return kernelAdd(tryLoadNativeKernels().kernels ?? undefined);
 }

@@ -1,5 +1,6 @@
 import { Piscina } from 'piscina';
-import { reduceNodes, treeDepth, type TreeNode } from '../tree.js';
+import { reduceNodes, treeDepth, type AddFn, type TreeNode } from '../tree.js';
+import { nodeAdd } from './kernels.js';
 import { microBatchCount, samplesIn } from '../microbatch.js';
 import type { GradientEngine, GradResult, GradTask } from '../task.js';
 import type { ContextSpec } from './context.js';
@@ -27,6 +28,8 @@ export class PoolEngine implements GradientEngine {
   private slots: SharedArrayBuffer[] = [];
   private slotNodes = 0;
   private closed = false;
+  /** Merges the threads' nodes: SIMD when the native addon loads (the same bits as the JS loop). */
+  private readonly add: AddFn = nodeAdd();
 
   constructor(opts: PoolEngineOptions) {
     if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new TypeError('threads must be a positive integer');
@@ -96,7 +99,7 @@ export class PoolEngine implements GradientEngine {
         nodes.push({ lo: n.lo, hi: n.hi, loss: n.loss, grad });
       });
     });
-    const merged = reduceNodes(m, task.mbLo, task.mbHi, nodes);
+    const merged = reduceNodes(m, task.mbLo, task.mbHi, nodes, this.add);
     return { nodes: merged, samples: samplesIn(task.batch, task.microBatch, task.mbLo, task.mbHi), computeMs: performance.now() - t0 };
   }
 

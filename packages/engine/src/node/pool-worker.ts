@@ -14,6 +14,8 @@ export interface PoolTask {
 
 export interface PoolReply {
   nodes: Array<{ lo: number; hi: number; loss: number }>;
+  /** The thread's time on the task: parameter copy, gradients, slot copy (ms). */
+  ms: number;
 }
 
 const { context, paramsSab } = workerData as { context: ContextSpec; paramsSab: SharedArrayBuffer };
@@ -32,6 +34,7 @@ export default async function run(task: PoolTask): Promise<PoolReply> {
     return { ctx, engine, params: engine.alloc(ctx.model.paramCount) };
   });
   const { ctx, engine, params } = await ready;
+  const t0 = performance.now();
   // One copy per task into the kernels' memory (WASM), instead of one per micro-batch.
   params.set(shared);
   const { nodes } = engine.compute(params, task);
@@ -39,5 +42,5 @@ export default async function run(task: PoolTask): Promise<PoolReply> {
   const out = new Float32Array(task.out);
   if (nodes.length * p > out.length) throw new Error(`output slot too small for ${nodes.length} nodes`);
   nodes.forEach((n, i) => out.set(n.grad, i * p));
-  return { nodes: nodes.map((n) => ({ lo: n.lo, hi: n.hi, loss: n.loss })) };
+  return { nodes: nodes.map((n) => ({ lo: n.lo, hi: n.hi, loss: n.loss })), ms: performance.now() - t0 };
 }
