@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { loadKernels } from '@gradmesh/engine/node';
 import { collect, lastJson, runCli, spawnCli, waitFor } from './helpers/cli.js';
 
 // spirals, 2-64-64-3, batch 64 in micro-batches of 8: threads split at different micro-batch boundaries.
@@ -12,11 +13,17 @@ function losses(file: string): number[] {
 }
 
 describe('worker-thread data parallelism (piscina)', () => {
-  test('--threads 1, 2 and 4 take the same steps: same per-step losses, identical paramsSha256', async () => {
+  // wasm (the default) copies through per-thread slots; js and native compute
+  // straight into shared memory the main thread reads in place.
+  test.each(['wasm', 'js', 'native'])('--threads 1, 2 and 4 take the same steps: same per-step losses, identical paramsSha256 (%s kernels)', async (kernels) => {
+    if (kernels === 'native' && loadKernels('auto', 1).family !== 'native') {
+      console.log('threads: native kernels not built here; the native case is covered where the addon builds');
+      return;
+    }
     const dir = mkdtempSync(join(tmpdir(), 'gm-'));
     const runs = await Promise.all(
       [1, 2, 4].map(async (t) => {
-        const r = await runCli([...RUN, '--threads', String(t), '--metrics-out', join(dir, `t${t}.jsonl`)]);
+        const r = await runCli([...RUN, '--kernels', kernels, '--threads', String(t), '--metrics-out', join(dir, `t${t}.jsonl`)]);
         expect(r.code, r.stderr).toBe(0);
         return { sha: lastJson(r.stdout).paramsSha256, losses: losses(join(dir, `t${t}.jsonl`)) };
       }),

@@ -27,6 +27,7 @@ export const determinism: Section = {
     const choices = (await engineKernelChoices()) ?? [];
     // The fastest kernels (native where the addon loads), and wasm: the default family, the one browsers share.
     const sets = [...new Set<KernelName>([avail.names.at(-1)!.name, 'wasm'])].filter((k) => k === 'js' || choices.includes(k));
+    const runs = ctx.quick ? ctx.runs : Math.max(ctx.runs, 9);
     const rows: string[][] = [];
     const summary: SummaryRow[] = [];
     const data: Record<string, unknown> = {};
@@ -37,11 +38,18 @@ export const determinism: Section = {
           ctx.log(`determinism: ${name}`);
           const engine = threads === 1 ? 'local' : 'pool';
           const fast = arch.batch / threads;
+          if (fast <= MICRO_BATCH) {
+            // One micro-batch per thread already: the two modes are the same computation.
+            rows.push([name, 'same computation', '', '0', '', '', '']);
+            notes.push(`${name}: each thread's shard is one micro-batch of ${fast}, so deterministic mode does exactly what one pass per thread does`);
+            continue;
+          }
           const specs: CellSpec[] = [
             { id: 'det', label: `deterministic (micro-batch ${MICRO_BATCH})`, module: CELLS, factory: 'engineCell', args: { arch, engine, threads, microBatch: MICRO_BATCH, kernels }, unitsPerStep: arch.batch },
             { id: 'fast', label: `one pass per thread (micro-batch ${fast})`, module: CELLS, factory: 'engineCell', args: { arch, engine, threads, microBatch: fast, kernels }, unitsPerStep: arch.batch },
           ];
-          const res = await compareCells(specs, { runs: ctx.runs, blockMs: ctx.blockMs, warmupMs: ctx.warmupMs, log: ctx.log });
+          // A difference of a few percent needs more runs than the other sections' ratios.
+          const res = await compareCells(specs, { runs, blockMs: ctx.blockMs, warmupMs: ctx.warmupMs, log: ctx.log });
           const by = (k: string): CellResult => res.find((r) => r.id === k)!;
           const [det, nd] = [by('det'), by('fast')];
           for (const r of res) if (!r.ok) notes.push(`${name}: ${r.label}: ${r.error}`);
@@ -59,7 +67,7 @@ export const determinism: Section = {
       }
     }
     ctx.table({
-      title: `determinism — samples/s (median of ${ctx.runs} interleaved runs after warm-up)`,
+      title: `determinism — samples/s (median of ${runs} interleaved runs after warm-up)`,
       headers: ['model, kernels, threads', `deterministic (mb ${MICRO_BATCH})`, 'one pass per thread', 'cost', 'cost per CPU-s', 'spread', 'cores used det / fast'],
       rows,
       notes: [

@@ -49,12 +49,18 @@ export class ShardEngine {
   private losses = new Float64Array(0);
   private readonly plans = new Map<string, ReturnType<typeof coverPlan>>();
 
+  /**
+   * `gradAlloc` places the gradient buffers (default: where the kernels work,
+   * see alloc); a thread pool passes SharedArrayBuffer-backed ones so its
+   * results reach the main thread without a copy.
+   */
   constructor(
     readonly model: GradModel,
     readonly data: Rows,
+    gradAlloc?: (n: number) => Float32Array,
   ) {
     this.alloc = model.kernels ? (n) => model.kernels!.alloc(n) : (n) => new Float32Array(n);
-    this.pool = new BufferPool(model.paramCount, this.alloc);
+    this.pool = new BufferPool(model.paramCount, gradAlloc ?? this.alloc);
     this.add = kernelAdd(model.kernels);
   }
 

@@ -18,6 +18,8 @@ export interface ContextSpec {
 
 export interface ComputeContext {
   model: Model;
+  /** The kernel family that loaded (wasm works in its own memory; js and native on any Float32Array). */
+  family: 'js' | 'wasm' | 'native';
   dataset: Dataset;
   data: Rows;
 }
@@ -27,10 +29,10 @@ export async function buildContext(c: ContextSpec): Promise<ComputeContext> {
     ? decodeDatasetBinary(new Uint8Array(c.datasetBytes))
     : await loadDataset(c.dataset, c.label === undefined ? {} : { label: c.label });
   const paramCount = paramLayout(c.spec).paramCount;
-  const { kernels } = loadKernels(c.kernels ?? 'wasm', paramCount);
+  const { kernels, family } = loadKernels(c.kernels ?? 'wasm', paramCount);
   const model = createModel(c.spec, kernels);
   if (model.inputs !== dataset.inputs || model.outputs !== dataset.outputs) {
     throw new Error(`model ${model.inputs}→${model.outputs} does not fit dataset ${dataset.name} (${dataset.inputs}→${dataset.outputs})`);
   }
-  return { model, dataset, data: dataset.train };
+  return { model, family, dataset, data: dataset.train };
 }

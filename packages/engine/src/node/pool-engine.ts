@@ -14,9 +14,11 @@ export interface PoolEngineOptions {
 
 /**
  * Worker-thread engine (piscina). Parameters live in one SharedArrayBuffer the
- * threads read directly (written once per step, never sent); each thread owns
- * a shared output slot its tree nodes are written into, so gradients cross
- * threads without structured cloning. The threads' nodes are merged with the
+ * threads read directly (written once per step, never sent). With JS or
+ * native kernels each thread computes its gradients straight into shared
+ * buffers the main thread reads in place; with WASM kernels (which need
+ * their own memory) each thread copies its tree nodes into a shared output
+ * slot. Either way gradients cross threads without structured cloning. The threads' nodes are merged with the
  * canonical tree, so the result has the same bits as LocalEngine.
  */
 export class PoolEngine implements GradientEngine {
@@ -95,7 +97,7 @@ export class PoolEngine implements GradientEngine {
     const nodes: TreeNode[] = [];
     replies.forEach((r, p) => {
       r.nodes.forEach((n, i) => {
-        const grad = new Float32Array(this.slots[p]!, i * this.paramCount * 4, this.paramCount);
+        const grad = n.buf ? new Float32Array(n.buf, n.offset, this.paramCount) : new Float32Array(this.slots[p]!, i * this.paramCount * 4, this.paramCount);
         nodes.push({ lo: n.lo, hi: n.hi, loss: n.loss, grad });
       });
     });
