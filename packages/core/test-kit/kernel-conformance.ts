@@ -2,7 +2,7 @@
 // against an independent float64 reference gemm. Used by kernels-wasm's and
 // kernels-native's tests (import '@gradmesh/core/test-kit/kernel-conformance').
 import { describe, expect, test } from 'vitest';
-import { jsElementwise, type Kernels } from '../src/index.js';
+import { gemmTnBlocksReference, jsElementwise, PLAN_ADD, PLAN_LEAF, separatePlan, type BlockPlan, type Kernels } from '../src/index.js';
 
 export type Form = 'NN' | 'TN' | 'NT' | 'TT';
 export const FORMS: Form[] = ['NN', 'TN', 'NT', 'TT'];
@@ -308,5 +308,69 @@ export function describeElementwiseConformance(name: string, make: () => Kernels
         }
       },
     );
+  });
+}
+
+/** A random block plan: leaves into random slots, random additions, random outputs. */
+export function randomPlan(blocks: number, seed: number): BlockPlan {
+  let s = seed >>> 0 || 1;
+  const rnd = (k: number): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s % k;
+  };
+  const slots = 1 + rnd(6);
+  const ops: number[] = [];
+  const written: number[] = [];
+  for (let j = 0; j < blocks; j++) {
+    const slot = rnd(slots);
+    ops.push(PLAN_LEAF, j, slot);
+    if (!written.includes(slot)) written.push(slot);
+    if (written.length > 1 && rnd(10) < 7) {
+      const [a, b] = [written[rnd(written.length)]!, written[rnd(written.length)]!];
+      if (a !== b) ops.push(PLAN_ADD, a, b);
+    }
+  }
+  const outs = Array.from({ length: 1 + rnd(written.length) }, () => written[rnd(written.length)]!);
+  return { ops: Int32Array.from(ops), slots, outSlots: Int32Array.from(outs) };
+}
+
+/**
+ * Kernels.gemmTnBlocks against gemmTnBlocksReference on the same kernel set:
+ * the fused form must give exactly the bits of one TN gemm per block plus
+ * the plan's additions — at tile edges, with empty blocks and with blocks
+ * longer than any k-block.
+ */
+export function describeBlocksConformance(name: string, make: () => Kernels): void {
+  const bits = (a: Float32Array): string => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length), (x) => x.toString(16)).join(',');
+  describe(`${name}: gemmTnBlocks (block plans fused into the weight-gradient gemm)`, () => {
+    test('the bits of one TN gemm per block plus the plan\'s additions (gemmTnBlocksReference)', () => {
+      const k = make();
+      expect(k.gemmTnBlocks).toBeTypeOf('function');
+      const shapes: Array<[number, number, number[]]> = [
+        [1, 1, [1]],
+        [7, 5, [3, 0, 4]],
+        [13, 17, [32, 32, 32, 5]],
+        [50, 33, [1, 2, 3, 4, 5, 6, 7, 8, 9]],
+        [64, 48, [600, 17]],
+        [131, 10, [32, 32, 32, 32, 32, 32, 32, 32]],
+      ];
+      let seed = 1;
+      for (const [m, n, sizes] of shapes) {
+        for (let trial = 0; trial < 4; trial++, seed++) {
+          const bounds = Int32Array.from([0, ...sizes.map((_, i) => sizes.slice(0, i + 1).reduce((a, b) => a + b, 0))]);
+          const rows = bounds.at(-1)!;
+          const A = randomFill(k.alloc(rows * m), seed);
+          const B = randomFill(new Float32Array(rows * n), seed + 99); // one operand in the kernels' memory, one outside
+          for (let i = 0; i < A.length; i += 3) A[i] = 0; // sparse rows, like relu outputs
+          const plan = trial === 0 ? separatePlan(sizes.length) : randomPlan(sizes.length, seed);
+          const got = Array.from(plan.outSlots, (_, i) => (i % 2 ? k.alloc(m * n) : new Float32Array(m * n)).fill(5));
+          k.gemmTnBlocks!(m, n, A, B, bounds, plan, got);
+          const slots: Float32Array[] = [];
+          const want = Array.from(plan.outSlots, () => new Float32Array(m * n));
+          gemmTnBlocksReference(k, m, n, A, B, bounds, plan, want, (s) => (slots[s] ??= new Float32Array(m * n)));
+          got.forEach((g, i) => expect(bits(g), `${name} ${m}×${n} blocks ${sizes} trial ${trial}`).toBe(bits(want[i]!)));
+        }
+      }
+    });
   });
 }

@@ -79,6 +79,13 @@ void gm_relu_bwd_colsums_avx2(gm_i rows, gm_i cols, const float* a, float* d, fl
 void gm_axpy_avx2(gm_i n, double alpha, const float* x, float* y);
 #endif
 
+// Micro-kernel modes: C tile ← A·B (from +0), ← C + A·B (the chain starts
+// from C), or ← C + (A·B from +0) (the chain's sum added to C once: a block
+// plan's leaf fused with the addition that consumes it).
+#define GM_STORE 0
+#define GM_LOADC 1
+#define GM_ADDC 2
+
 // Fully unroll the tiny loops over tile rows/vectors *before* scalar
 // replacement, so the accumulator array lives in registers. Without it GCC 12
 // keeps acc[][] in memory and stores every accumulator on every k step

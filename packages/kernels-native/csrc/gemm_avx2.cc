@@ -15,7 +15,8 @@ namespace {
 // Row i of the A panel starts at a[i] and advances by `as` floats per k step:
 // packed (a[i] = pa + i, as = MR), Aᵀ read in place (as = m) or A read in
 // place (a[i] = row start, as = 1).
-void ukr(gm_i kc, const float* const* ar, gm_i as, const float* b, float* c, gm_i ldc, bool loadc) {
+void ukr(gm_i kc, const float* const* ar, gm_i as, const float* b, float* c, gm_i ldc, int mode) {
+  const bool loadc = mode == GM_LOADC;
   __m256 acc[GM_MR][2];
   GM_UNROLL for (int i = 0; i < GM_MR; ++i) {
     acc[i][0] = loadc ? _mm256_loadu_ps(c + i * ldc) : _mm256_setzero_ps();
@@ -34,6 +35,12 @@ void ukr(gm_i kc, const float* const* ar, gm_i as, const float* b, float* c, gm_
     }
     off += as;
     b += GM_NR;
+  }
+  if (mode == GM_ADDC) {
+    GM_UNROLL for (int i = 0; i < GM_MR; ++i) {
+      acc[i][0] = _mm256_add_ps(_mm256_loadu_ps(c + i * ldc), acc[i][0]);
+      acc[i][1] = _mm256_add_ps(_mm256_loadu_ps(c + i * ldc + 8), acc[i][1]);
+    }
   }
   GM_UNROLL for (int i = 0; i < GM_MR; ++i) {
     _mm256_storeu_ps(c + i * ldc, acc[i][0]);

@@ -22,7 +22,8 @@ namespace {
 #define GM_KC 128  // B panel 128×32 floats = 16 KiB: half of the smallest (32 KiB) L1
 #define GM_MC 144  // A block 144×128 floats = 72 KiB: well within L2
 
-void ukr(gm_i kc, const float* const* ar, gm_i as, const float* b, float* c, gm_i ldc, bool loadc) {
+void ukr(gm_i kc, const float* const* ar, gm_i as, const float* b, float* c, gm_i ldc, int mode) {
+  const bool loadc = mode == GM_LOADC;
   __m512 acc[GM_MR][2];
   GM_UNROLL for (int i = 0; i < GM_MR; ++i) {
     acc[i][0] = loadc ? _mm512_loadu_ps(c + i * ldc) : _mm512_setzero_ps();
@@ -41,6 +42,12 @@ void ukr(gm_i kc, const float* const* ar, gm_i as, const float* b, float* c, gm_
     }
     off += as;
     b += GM_NR;
+  }
+  if (mode == GM_ADDC) {
+    GM_UNROLL for (int i = 0; i < GM_MR; ++i) {
+      acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc), acc[i][0]);
+      acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(c + i * ldc + 16), acc[i][1]);
+    }
   }
   GM_UNROLL for (int i = 0; i < GM_MR; ++i) {
     _mm512_storeu_ps(c + i * ldc, acc[i][0]);

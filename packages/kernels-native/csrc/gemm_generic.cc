@@ -30,7 +30,8 @@ inline v4 load4(const float* p) {
 }
 inline void store4(float* p, v4 v) { memcpy(p, &v, sizeof v); }
 
-void ukr(gm_i kc, const float* const* ar, gm_i as, const float* b, float* c, gm_i ldc, bool loadc) {
+void ukr(gm_i kc, const float* const* ar, gm_i as, const float* b, float* c, gm_i ldc, int mode) {
+  const bool loadc = mode == GM_LOADC;
   v4 acc[GM_MR][2];
   GM_UNROLL for (int i = 0; i < GM_MR; ++i) {
     acc[i][0] = loadc ? load4(c + i * ldc) : v4{0, 0, 0, 0};
@@ -51,13 +52,20 @@ void ukr(gm_i kc, const float* const* ar, gm_i as, const float* b, float* c, gm_
     off += as;
     b += GM_NR;
   }
+  if (mode == GM_ADDC) {
+    GM_UNROLL for (int i = 0; i < GM_MR; ++i) {
+      acc[i][0] = load4(c + i * ldc) + acc[i][0];
+      acc[i][1] = load4(c + i * ldc + 4) + acc[i][1];
+    }
+  }
   GM_UNROLL for (int i = 0; i < GM_MR; ++i) {
     store4(c + i * ldc, acc[i][0]);
     store4(c + i * ldc + 4, acc[i][1]);
   }
 }
 #else
-void ukr(gm_i kc, const float* const* ar, gm_i as, const float* b, float* c, gm_i ldc, bool loadc) {
+void ukr(gm_i kc, const float* const* ar, gm_i as, const float* b, float* c, gm_i ldc, int mode) {
+  const bool loadc = mode == GM_LOADC;
   float acc[GM_MR][GM_NR];
   for (int i = 0; i < GM_MR; ++i)
     for (int j = 0; j < GM_NR; ++j) acc[i][j] = loadc ? c[i * ldc + j] : 0.0f;
@@ -68,6 +76,9 @@ void ukr(gm_i kc, const float* const* ar, gm_i as, const float* b, float* c, gm_
     }
     b += GM_NR;
   }
+  if (mode == GM_ADDC)
+    for (int i = 0; i < GM_MR; ++i)
+      for (int j = 0; j < GM_NR; ++j) acc[i][j] = c[i * ldc + j] + acc[i][j];
   for (int i = 0; i < GM_MR; ++i)
     for (int j = 0; j < GM_NR; ++j) c[i * ldc + j] = acc[i][j];
 }

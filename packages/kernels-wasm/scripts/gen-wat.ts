@@ -488,6 +488,108 @@ ${vecs.map((g) => transpose4(g, NR, '                ')).join('\n')}
         (i32.const ${MR * NR}))
       (i32.const 2)))`);
 
+  // -------------------------------------------------------- gemmTnBlocks --
+  // Weight gradients of row blocks combined by a block plan (core's
+  // kernels/blocks.ts), the plan run per MR×NR tile on tile-sized slots so no
+  // block's m×n product is ever written out: op(A) = Aᵀ with A rows×m, B
+  // rows×n, both packed once over all rows; a leaf is one $tile call over the
+  // block's rows from 0 (the TN gemm's order and bits for that block alone: k
+  // blocks there only store and reload the accumulators); an addition is
+  // MR·NR f32 adds. $bounds: nblocks+1 i32 row offsets; $ops: nops i32
+  // triples; $outs: nouts i32 byte pointers (m×n, row stride n); $outSlots:
+  // nouts i32. Scratch at $S: blocksScratchBytes(m, n, rows, slots).
+  const slotBytes = MR * NR * 4;
+  emit(`  (func (export "gemmTnBlocks") (param $m i32) (param $n i32) (param $A i32) (param $B i32) (param $bounds i32) (param $nblocks i32)
+    (param $ops i32) (param $nops i32) (param $outs i32) (param $outSlots i32) (param $nouts i32) (param $S i32)
+    (local $rows i32) (local $nb i32) (local $mcb i32) (local $npad i32) (local $PA i32) (local $ST i32) (local $ib i32) (local $iend i32)
+    (local $j0 i32) (local $cols i32) (local $panel i32) (local $i0 i32) (local $trows i32) (local $q i32) (local $op i32)
+    (local $a i32) (local $b i32) (local $p0 i32) (local $d i32) (local $s i32) (local $o i32) (local $pc i32) (local $y i32)
+    (if (i32.or (i32.eqz (local.get $m)) (i32.eqz (local.get $n))) (then (return)))
+    (local.set $rows (i32.load (i32.add (local.get $bounds) (i32.shl (local.get $nblocks) (i32.const 2)))))
+    (local.set $nb (i32.div_u (i32.add (local.get $m) (i32.const ${p.mc - 1})) (i32.const ${p.mc})))
+    (local.set $mcb (i32.div_u (i32.add (local.get $m) (i32.sub (local.get $nb) (i32.const 1))) (local.get $nb)))
+    (local.set $mcb (i32.mul (i32.div_u (i32.add (local.get $mcb) (i32.const ${MR - 1})) (i32.const ${MR})) (i32.const ${MR})))
+    (local.set $npad (i32.mul (i32.div_u (i32.add (local.get $n) (i32.const ${NR - 1})) (i32.const ${NR})) (i32.const ${NR})))
+    (local.set $PA (i32.add (local.get $S) (i32.shl (i32.mul (local.get $rows) (local.get $npad)) (i32.const 2))))
+    (local.set $ST (i32.add (local.get $PA) (i32.shl (i32.mul (local.get $rows) (local.get $mcb)) (i32.const 2))))
+    (call $pack_b (i32.const 0) (local.get $n) (local.get $rows) (local.get $B) (i32.const 0) (local.get $rows) (local.get $S))
+    (block $ibdone (loop $ibloop
+      (br_if $ibdone (i32.ge_u (local.get $ib) (local.get $m)))
+      (local.set $iend (i32.add (local.get $ib) (local.get $mcb)))
+      (if (i32.gt_u (local.get $iend) (local.get $m)) (then (local.set $iend (local.get $m))))
+      (call $pack_a (i32.const 1) (local.get $m) (local.get $rows) (local.get $A) (local.get $ib) (i32.sub (local.get $iend) (local.get $ib)) (i32.const 0) (local.get $rows) (local.get $PA))
+      (local.set $j0 (i32.const 0))
+      (block $jdone (loop $jloop
+        (br_if $jdone (i32.ge_u (local.get $j0) (local.get $n)))
+        (local.set $cols (i32.sub (local.get $n) (local.get $j0)))
+        (if (i32.gt_u (local.get $cols) (i32.const ${NR})) (then (local.set $cols (i32.const ${NR}))))
+        (local.set $panel (i32.add (local.get $S) (i32.shl (i32.mul (local.get $j0) (local.get $rows)) (i32.const 2))))
+        (local.set $i0 (local.get $ib))
+        (block $idone (loop $iloop
+          (br_if $idone (i32.ge_u (local.get $i0) (local.get $iend)))
+          (local.set $trows (i32.sub (local.get $iend) (local.get $i0)))
+          (if (i32.gt_u (local.get $trows) (i32.const ${MR})) (then (local.set $trows (i32.const ${MR}))))
+          ;; the plan, on this tile
+          (local.set $q (i32.const 0))
+          (block $qdone (loop $qloop
+            (br_if $qdone (i32.ge_u (local.get $q) (local.get $nops)))
+            (local.set $op (i32.add (local.get $ops) (i32.mul (local.get $q) (i32.const 12))))
+            (local.set $a (i32.load offset=4 (local.get $op)))
+            (local.set $b (i32.load offset=8 (local.get $op)))
+            (if (i32.eqz (i32.load (local.get $op)))
+              (then
+                (local.set $p0 (i32.load (i32.add (local.get $bounds) (i32.shl (local.get $a) (i32.const 2)))))
+                (call $tile
+                  (i32.sub (i32.load offset=4 (i32.add (local.get $bounds) (i32.shl (local.get $a) (i32.const 2)))) (local.get $p0))
+                  (i32.add (local.get $PA) (i32.shl (i32.add (i32.mul (i32.sub (local.get $i0) (local.get $ib)) (local.get $rows)) (i32.mul (local.get $p0) (i32.const ${MR}))) (i32.const 2)))
+                  (i32.add (local.get $panel) (i32.mul (local.get $p0) (i32.const ${NR * 4})))
+                  (i32.add (local.get $ST) (i32.mul (local.get $b) (i32.const ${slotBytes})))
+                  (i32.const ${NR * 4})
+                  (i32.const 0)))
+              (else
+                (local.set $d (i32.add (local.get $ST) (i32.mul (local.get $a) (i32.const ${slotBytes}))))
+                (local.set $s (i32.add (local.get $ST) (i32.mul (local.get $b) (i32.const ${slotBytes}))))
+${[...Array(MR * NV).keys()].map((v) => `                (v128.store offset=${16 * v} (local.get $d) (f32x4.add (v128.load offset=${16 * v} (local.get $d)) (v128.load offset=${16 * v} (local.get $s))))`).join('\n')}))
+            (local.set $q (i32.add (local.get $q) (i32.const 1)))
+            (br $qloop)))
+          ;; the outputs' part of this tile
+          (local.set $o (i32.const 0))
+          (block $odone (loop $oloop
+            (br_if $odone (i32.ge_u (local.get $o) (local.get $nouts)))
+            (local.set $s (i32.add (local.get $ST) (i32.mul (i32.load (i32.add (local.get $outSlots) (i32.shl (local.get $o) (i32.const 2)))) (i32.const ${slotBytes}))))
+            (local.set $pc (i32.add (i32.load (i32.add (local.get $outs) (i32.shl (local.get $o) (i32.const 2))))
+              (i32.shl (i32.add (i32.mul (local.get $i0) (local.get $n)) (local.get $j0)) (i32.const 2))))
+            (local.set $y (i32.const 0))
+            (block $ydone (loop $yloop
+              (br_if $ydone (i32.ge_u (local.get $y) (local.get $trows)))
+              (call $copy_f32
+                (i32.add (local.get $pc) (i32.shl (i32.mul (local.get $y) (local.get $n)) (i32.const 2)))
+                (i32.add (local.get $s) (i32.mul (local.get $y) (i32.const ${NR * 4})))
+                (local.get $cols))
+              (local.set $y (i32.add (local.get $y) (i32.const 1)))
+              (br $yloop)))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $oloop)))
+          (local.set $i0 (i32.add (local.get $i0) (i32.const ${MR})))
+          (br $iloop)))
+        (local.set $j0 (i32.add (local.get $j0) (i32.const ${NR})))
+        (br $jloop)))
+      (local.set $ib (local.get $iend))
+      (br $ibloop)))
+  )`);
+
+  // Scratch bytes gemmTnBlocks uses at $S: packed B (rows·npad), packed A block (rows·mcb), slot tiles.
+  emit(`  (func (export "blocksScratchBytes") (param $m i32) (param $n i32) (param $rows i32) (param $slots i32) (result i32)
+    (local $nb i32) (local $mcb i32)
+    (local.set $nb (i32.div_u (i32.add (local.get $m) (i32.const ${p.mc - 1})) (i32.const ${p.mc})))
+    (if (i32.eqz (local.get $nb)) (then (local.set $nb (i32.const 1))))
+    (local.set $mcb (i32.div_u (i32.add (local.get $m) (i32.sub (local.get $nb) (i32.const 1))) (local.get $nb)))
+    (local.set $mcb (i32.mul (i32.div_u (i32.add (local.get $mcb) (i32.const ${MR - 1})) (i32.const ${MR})) (i32.const ${MR})))
+    (i32.add
+      (i32.shl (i32.mul (local.get $rows) (i32.add (local.get $mcb)
+        (i32.mul (i32.div_u (i32.add (local.get $n) (i32.const ${NR - 1})) (i32.const ${NR})) (i32.const ${NR})))) (i32.const 2))
+      (i32.mul (local.get $slots) (i32.const ${slotBytes}))))`);
+
   emit(ELEMENTWISE_WAT);
 
   return `;; GENERATED by scripts/gen-wat.ts (${JSON.stringify(p)}) — edit the generator, not this file.

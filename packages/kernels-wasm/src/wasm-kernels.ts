@@ -1,4 +1,4 @@
-import type { Kernels } from '@gradmesh/core';
+import { checkPlan, type BlockPlan, type Kernels } from '@gradmesh/core';
 import { decodeBase64 } from './base64.js';
 import { KERNELS_WASM_BASE64 } from './generated/kernels.wasm.js';
 import { PAGE_BYTES, wasmApi, type WasmMemory } from './wasm-api.js';
@@ -46,6 +46,8 @@ interface Exports {
   relu(n: number, x: number): void;
   axpy(n: number, alpha: number, x: number, y: number): void;
   reluBackwardColSums(rows: number, cols: number, a: number, d: number, out: number, acc: number): void;
+  gemmTnBlocks(m: number, n: number, A: number, B: number, bounds: number, nblocks: number, ops: number, nops: number, outs: number, outSlots: number, nouts: number, S: number): void;
+  blocksScratchBytes(m: number, n: number, rows: number, slots: number): number;
 }
 
 const MIB = 1 << 20;
@@ -240,6 +242,53 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
     copyOut(y, length, py);
   }
 
+  /** Places `count` i32s in the scratch; returns the byte offset. */
+  function placeInts(count: number): number {
+    const at = cursor;
+    cursor = align(cursor + count * 4);
+    return at;
+  }
+
+  function gemmTnBlocks(m: number, n: number, A: Float32Array, B: Float32Array, bounds: Int32Array, plan: BlockPlan, outs: Float32Array[]): void {
+    const op = 'gemmTnBlocks';
+    checkDim('m', m, op);
+    checkDim('n', n, op);
+    const nblocks = bounds.length - 1;
+    if (nblocks < 0 || bounds[0] !== 0) throw new RangeError(`${op}: bounds must start at 0`);
+    for (let i = 1; i < bounds.length; i++) if (bounds[i]! < bounds[i - 1]!) throw new RangeError(`${op}: bounds must not decrease`);
+    const rows = bounds[nblocks]!;
+    checkDim('rows', rows, op);
+    checkArray('A', A, rows * m, op);
+    checkArray('B', B, rows * n, op);
+    checkPlan(plan, nblocks);
+    if (outs.length !== plan.outSlots.length) throw new RangeError(`${op}: the plan has ${plan.outSlots.length} outputs, got ${outs.length} buffers`);
+    const nc = m * n;
+    for (const o of outs) {
+      checkArray('outs[i]', o, nc, op);
+      if (overlaps(o, nc, A, rows * m) || overlaps(o, nc, B, rows * n)) throw new RangeError(`${op}: outputs must not overlap A or B`);
+    }
+    if (nc === 0) return;
+    begin();
+    const pA = place(A, rows * m);
+    const pB = place(B, rows * n);
+    const pOuts = outs.map((o) => place(o, nc));
+    const pBounds = placeInts(bounds.length);
+    const pOps = placeInts(plan.ops.length);
+    const pSlots = placeInts(plan.outSlots.length);
+    const pPtrs = placeInts(outs.length);
+    const S = cursor;
+    ensure(S + ex.blocksScratchBytes(m, n, rows, plan.slots), `${op} ${m}×${n}, ${rows} rows`);
+    copyIn(A, rows * m, pA);
+    copyIn(B, rows * n, pB);
+    const ints = new Int32Array(memory.buffer);
+    ints.set(bounds, pBounds >> 2);
+    ints.set(plan.ops, pOps >> 2);
+    ints.set(plan.outSlots, pSlots >> 2);
+    ints.set(pOuts, pPtrs >> 2);
+    ex.gemmTnBlocks(m, n, pA, pB, pBounds, nblocks, pOps, plan.ops.length / 3, pPtrs, pSlots, outs.length, S);
+    outs.forEach((o, i) => copyOut(o, nc, pOuts[i]!));
+  }
+
   return {
     // Tile shape is not in the name: the bits do not depend on it (see gen-wat.ts).
     name: 'wasm-simd128',
@@ -248,6 +297,7 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
     relu,
     reluBackwardColSums,
     axpy,
+    gemmTnBlocks,
     memory,
     get allocatedBytes() {
       return top - ALIGN;

@@ -2,9 +2,10 @@ import { describe, expect, test } from 'vitest';
 import { createWasmKernels, kernelFingerprint } from '../src/index.js';
 import { KERNELS_WASM_BASE64 } from '../src/generated/kernels.wasm.js';
 import { decodeBase64 } from '../src/base64.js';
-import { describeKernelConformance, randomFill, referenceGemm } from '@gradmesh/core/test-kit/kernel-conformance';
+import { describeBlocksConformance, describeKernelConformance, randomFill, referenceGemm } from '@gradmesh/core/test-kit/kernel-conformance';
 
 describeKernelConformance('wasm-simd128', () => createWasmKernels());
+describeBlocksConformance('wasm-simd128', () => createWasmKernels({ initialMiB: 32 }));
 
 const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
