@@ -123,3 +123,39 @@ export async function poolBreakdown(args: { archs: Arch[]; runs: number; blockMs
     },
   };
 }
+
+/**
+ * The machine's own scaling, the premise of the pool's: `copies` independent
+ * single-thread training loops (LocalEngine, full batch each) in as many
+ * worker threads, sharing nothing and never waiting for each other. Their
+ * combined samples/s over one loop's is what the cores deliver for this
+ * workload (memory bandwidth, shared caches, a VM's vCPUs); a pool splitting
+ * one batch cannot beat it.
+ */
+export async function independentCell(args: { arch: Arch; copies: number; microBatch: number; kernels?: KernelName }): Promise<Cell> {
+  const threads = Array.from({ length: args.copies }, () =>
+    new Worker(new URL('../lib/train-thread.mjs', import.meta.url), {
+      workerData: { arch: args.arch, kernels: args.kernels ?? 'js', microBatch: args.microBatch },
+      // The thread loads TypeScript: it needs tsx and the source condition, as PoolEngine's threads do.
+      execArgv: ['--import', 'tsx', '--conditions=@gradmesh/source'],
+    }),
+  );
+  const run = (steps: number): Promise<void> =>
+    Promise.all(
+      threads.map(
+        (w) =>
+          new Promise<void>((res, rej) => {
+            w.once('message', (m: unknown) => (m === 'done' ? res() : rej(new Error((m as { error: string }).error))));
+            w.postMessage(steps);
+          }),
+      ),
+    ).then(() => undefined);
+  await run(1);
+  return {
+    info: { copies: args.copies, kernels: args.kernels ?? 'js' },
+    block: (steps) => run(steps),
+    async close() {
+      await Promise.all(threads.map((w) => w.terminate()));
+    },
+  };
+}
