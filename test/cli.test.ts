@@ -32,6 +32,8 @@ describe('gradmesh CLI', () => {
     [['train', '--dataset', 'spirals', '--model', '8,abc'], /--model: cannot read model spec 8,abc/],
     [['frobnicate'], /unknown command "frobnicate"/],
     [['coordinator', '--port', '99999'], /--port: /],
+    [['coordinator', '--compress', 'zip'], /^gradmesh: --compress: got "zip"; expected none\|fp16\|int8$/],
+    [['start', '--compress', 'int4'], /^gradmesh: --compress: got "int4"; expected none\|fp16\|int8$/],
     [['worker', '--token', 'x'], /--url is required/],
   ])('bad input %j: one line naming the flag, exit 2', async (args, pattern) => {
     const r = await runCli(args as string[]);

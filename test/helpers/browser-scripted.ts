@@ -53,9 +53,8 @@ export async function startScriptedCoordinator(opts: {
     ws.on('message', (data: Buffer) => {
       const r = decodeClientMessage(new Uint8Array(data));
       if (!r.ok) throw new Error(`bad frame from the browser: ${r.message}`);
-      let msg = r.msg;
       // The decoded arrays view the frame's buffer: copy what we keep.
-      if (msg.type === 'gradient') msg = { ...msg, nodes: msg.nodes.slice(), losses: msg.losses.slice(), grad: msg.grad.slice() };
+      const msg = Object.fromEntries(Object.entries(r.msg).map(([k, v]) => [k, ArrayBuffer.isView(v) ? (v as Float32Array).slice() : v])) as ClientMessage;
       received.push({ n: conn.n, msg });
       for (const w of [...waiters]) {
         if (w.pred(msg, conn.n)) {

@@ -1,22 +1,10 @@
 import { expect, test } from 'vitest';
-import { createModel, Optimizer, Rng, type ModelSpec } from '@gradmesh/core';
-import { batchIndices, spirals } from '@gradmesh/data';
-import { LocalEngine, packNodes, Trainer } from '@gradmesh/engine';
+import { LocalEngine, packNodes } from '@gradmesh/engine';
 import type { ServerMessage } from '@gradmesh/protocol';
 import { Coordinator, type WorkerHandle } from '../src/coordinator/coordinator.js';
+import { B, MB, ds, plan, reference, setup, spec } from './spirals-run.js';
 
-const spec: ModelSpec = { inputs: 2, layers: [{ units: 8, activation: 'tanh' }, { units: 3, activation: 'softmax' }], loss: 'softmax_xent' };
-const ds = spirals({ seed: 1 });
-const B = 32;
-const MB = 4;
 const STEPS = 12;
-
-function setup() {
-  const model = createModel(spec);
-  const params = new Float32Array(model.paramCount);
-  model.initParams(params, new Rng(5));
-  return { model, params, optimizer: new Optimizer({ kind: 'sgd', lr: 0.1 }, model.paramCount) };
-}
 
 /** A worker in this process: computes tasks with LocalEngine, or misbehaves as told. */
 function fakeWorker(c: () => Coordinator, id: () => string, behave: (taskId: number, step: number) => 'ok' | 'fail' | 'silent') {
@@ -43,20 +31,13 @@ function fakeWorker(c: () => Coordinator, id: () => string, behave: (taskId: num
   return handle;
 }
 
-async function reference(): Promise<Float32Array> {
-  const { model, params, optimizer } = setup();
-  const t = new Trainer(params, optimizer, new LocalEngine(model, ds.train), (s) => batchIndices(ds.train.n, B, 1, s), B, MB);
-  for (let s = 0; s < STEPS; s++) await t.trainStep();
-  return params;
-}
-
 test('a worker that reports a task failed, and one that goes silent, cost no samples and change no bits', { timeout: 20_000 }, async () => {
   const { params, optimizer } = setup();
   const coord: Coordinator = new Coordinator({
     run: { runId: 'r', dataset: 'spirals', datasetUrl: null, spec: spec as never, paramCount: params.length, batch: B, microBatch: MB, seed: 1 },
     params,
     optimizer,
-    plan: (s) => batchIndices(ds.train.n, B, 1, s),
+    plan,
     startStep: 0,
     totalSteps: STEPS,
     minWorkers: 3,
@@ -73,12 +54,12 @@ test('a worker that reports a task failed, and one that goes silent, cost no sam
   await coord.run();
   // The silent worker costs one deadline (it stays out until its overdue result returns), not one per step.
   expect(Date.now() - t0).toBeLessThan(50 * 4 + 1000);
-  const ref = await reference();
+  const ref = await reference(STEPS);
   expect(new Uint8Array(params.buffer)).toEqual(new Uint8Array(ref.buffer));
   const done = coord.ledger.entries.filter((e) => e.status === 'done');
   for (let s = 0; s < STEPS; s++) {
     const covered = done.filter((e) => e.step === s).reduce((n, e) => n + e.mbHi - e.mbLo, 0);
-    expect(covered).toBe(Math.ceil(batchIndices(ds.train.n, B, 1, s).indices.length / MB));
+    expect(covered).toBe(Math.ceil(plan(s).indices.length / MB));
   }
   expect(coord.ledger.entries.some((e) => e.status === 'lost')).toBe(true);
   expect(coord.ledger.entries.some((e) => e.status === 'reassigned')).toBe(true);

@@ -1,4 +1,4 @@
-import { gradientSchema, type GradientMessage } from '@gradmesh/protocol';
+import { gradientLength, gradientSchema, type GradientMessage } from '@gradmesh/protocol';
 
 /**
  * Why a gradient the engine produced would be refused, or undefined. The
@@ -12,8 +12,9 @@ export function checkGradient(msg: GradientMessage, paramCount: number | undefin
     return `${issue.path.join('.') || 'gradient'}: ${issue.message}`;
   }
   const nodeCount = msg.nodes.length / 2;
-  if (paramCount !== undefined && msg.grad.length !== nodeCount * paramCount) {
-    return `grad: expected ${nodeCount} nodes × ${paramCount} params = ${nodeCount * paramCount} floats, got ${msg.grad.length}`;
+  const length = gradientLength(msg);
+  if (paramCount !== undefined && length !== nodeCount * paramCount) {
+    return `grad: expected ${nodeCount} nodes × ${paramCount} params = ${nodeCount * paramCount} floats, got ${length}`;
   }
   return undefined;
 }

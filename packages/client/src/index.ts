@@ -1,6 +1,7 @@
 export { WorkerClient } from './worker-client.js';
 export { WorkerClientError, type ClientFailureCode } from './client-error.js';
 export { TaskScheduler, type SchedulerAction } from './scheduler.js';
+export { WorkerCompression } from './compression.js';
 export { backoffDelay } from './backoff.js';
 export type {
   ClientState,

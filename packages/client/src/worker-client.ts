@@ -5,9 +5,11 @@ import {
   encode,
   errorCodeForClose,
   errorMessage,
+  gradientFields,
   type ClientMessage,
   type ErrorMessage,
   type GradientMessage,
+  type ParamsDeltaMessage,
   type RunInfo,
   type ServerMessage,
   type TaskMessage,
@@ -15,6 +17,7 @@ import {
 import { backoffDelay } from './backoff.js';
 import { WorkerClientError } from './client-error.js';
 import { checkGradient } from './check-gradient.js';
+import { WorkerCompression } from './compression.js';
 import { validateOptions, type ResolvedOptions } from './options.js';
 import { TaskScheduler } from './scheduler.js';
 import type { ClientState, ClientStatus, RunResult, WebSocketLike, WorkerClientOptions } from './types.js';
@@ -66,6 +69,8 @@ export class WorkerClient {
   #pumping = false;
   #setup: { runId: string; promise: Promise<void>; done: boolean } | null = null;
   #run: RunInfo | null = null;
+  /** The run's parameter view and gradient residual when it is compressed; null otherwise. */
+  #codec: WorkerCompression | null = null;
   #welcomedAt = 0;
   #sentOnSocket = 0;
   /** What the current socket's error event said; its close event says less (1006). */
@@ -246,8 +251,11 @@ export class WorkerClient {
         this.#onWelcome(msg.workerId, msg.run);
         break;
       case 'params':
-        this.#scheduler.addParams(msg.version, msg.params);
+        this.#scheduler.addParams(msg.version, this.#codec?.adopt(msg.version, msg.params) ?? msg.params);
         this.#kick();
+        break;
+      case 'paramsDelta':
+        this.#onDelta(msg);
         break;
       case 'task':
         this.#scheduler.addTask(msg);
@@ -277,6 +285,7 @@ export class WorkerClient {
     this.#log(`joined run ${run.runId} as ${workerId}`);
     this.#scheduler.reset();
     this.#run = run;
+    this.#codec = run.compress === undefined || run.compress === 'none' ? null : new WorkerCompression(run.compress, run.paramCount);
     this.#status.runId = run.runId;
     this.#status.paramsVersion = null;
     this.#to('setting-up');
@@ -297,6 +306,24 @@ export class WorkerClient {
         this.#fail('SETUP_FAILED', `engine setup for run ${run.runId} failed: ${messageOf(error)}`);
       },
     );
+  }
+
+  /**
+   * Compressed runs: the next parameters as a delta on the ones held. One
+   * that cannot apply means this worker lost track of the parameters; it
+   * rejoins, and joining brings the full parameters.
+   */
+  #onDelta(msg: ParamsDeltaMessage): void {
+    const params = this.#codec?.applyDelta(msg) ?? 'paramsDelta in a run without compression';
+    if (typeof params === 'string') {
+      this.#status.lastError = params;
+      this.#log(`${params}; reconnecting for the full parameters`);
+      this.#drop();
+      this.#retry();
+      return;
+    }
+    this.#scheduler.addParams(msg.version, params);
+    this.#kick();
   }
 
   #onError(msg: ErrorMessage): void {
@@ -367,7 +394,7 @@ export class WorkerClient {
       // An engine bug is reported here, naming the field, rather than as the coordinator's BAD_MESSAGE.
       const problem = checkGradient(gradient, this.#run?.paramCount);
       if (problem !== undefined) throw new Error(`engine returned a bad result: ${problem}`);
-      this.#send(gradient);
+      this.#send(this.#compressed(gradient));
       this.#count(task, r.samples, r.computeMs, r.losses);
     } catch (error) {
       this.#log(`task ${task.taskId} failed: ${messageOf(error)}`);
@@ -377,6 +404,13 @@ export class WorkerClient {
       this.#status.busy = false;
       this.#emit();
     }
+  }
+
+  /** The gradient as the run wants it: float32 as computed, or encoded with error feedback. */
+  #compressed(gradient: GradientMessage): GradientMessage {
+    if (this.#codec === null) return gradient;
+    const { grad, ...rest } = gradient;
+    return { ...rest, ...gradientFields(this.#codec.encode(grad!, gradient.nodes.length / 2)) };
   }
 
   #count(task: TaskMessage, samples: number, computeMs: number, losses: Float64Array): void {

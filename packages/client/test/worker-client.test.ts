@@ -1,4 +1,4 @@
-import { ERRORS, PROTOCOL_VERSION, bytesOf, errorMessage } from '@gradmesh/protocol';
+import { ERRORS, PROTOCOL_VERSION, bytesOf, dequantize, errorMessage } from '@gradmesh/protocol';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { WorkerClient, WorkerClientError, type ClientStatus, type WorkerClientOptions } from '../src/index.js';
@@ -357,6 +357,46 @@ describe('ending', () => {
     await peer.join(runInfo());
     expect(await peer.expect('leave')).toEqual({ type: 'leave', reason: 'setup failed: dataset 404' });
     await expect(result).rejects.toMatchObject({ code: 'SETUP_FAILED' });
+  });
+});
+
+describe('a compressed run', () => {
+  const HALF = 0x3800; // 0.5 as a half
+
+  test('gradients go out as halves of the engine\'s values; parameters arrive as deltas on the full ones', async () => {
+    server = await startCoordinator();
+    const { client, engine } = makeClient();
+    void client.run();
+    const peer = await server.peers.next();
+    await peer.join({ ...runInfo(), compress: 'fp16' });
+    peer.send(params(1));
+    peer.send({ type: 'paramsDelta', version: 2, base: 1, deltaF16: new Uint16Array([HALF, HALF, 0x8000 | HALF]) });
+    const t = task(4, 2);
+    peer.send(t);
+    const g = await peer.expect('gradient');
+    expect(g.grad).toBeUndefined();
+    expect(g.gradF16).toBeInstanceOf(Uint16Array);
+    const decoded = new Float32Array(PARAM_COUNT);
+    dequantize({ kind: 'fp16', f16: g.gradF16! }, decoded);
+    same(decoded, expectedResult(t, 2).grad); // exact in fp16: nothing left for the residual
+    expect(engine.calls).toEqual(['setup run-a', 'params v2 [1.5,0.5,0]', 'compute t4 with v2']);
+  });
+
+  test('int8 gradients carry their scales; a delta the worker cannot apply makes it rejoin for full parameters', async () => {
+    server = await startCoordinator();
+    const { client, logs } = makeClient();
+    void client.run();
+    const peer = await server.peers.next();
+    await peer.join({ ...runInfo(), compress: 'int8' });
+    peer.send(params(1));
+    peer.send(task(1, 1));
+    const g = await peer.expect('gradient');
+    expect([g.grad, g.gradF16]).toEqual([undefined, undefined]);
+    expect([g.gradI8?.length, g.gradScale?.length]).toEqual([PARAM_COUNT, 1]);
+    peer.send({ type: 'paramsDelta', version: 3, base: 2, deltaI8: new Int8Array(PARAM_COUNT), deltaScale: new Float32Array(1) });
+    const again = await server.peers.next();
+    expect((await again.next()).type).toBe('hello');
+    expect(logs.join('\n')).toMatch(/based on v2, but this worker holds v1; reconnecting for the full parameters/);
   });
 });
 

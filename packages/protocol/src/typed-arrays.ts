@@ -8,7 +8,7 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
   throw new Error('@gradmesh/protocol requires a little-endian host');
 }
 
-export type NumericArray = Float32Array | Float64Array | Uint32Array;
+export type NumericArray = Float32Array | Float64Array | Uint32Array | Uint16Array | Int8Array;
 
 export interface NumericArrayType<T extends NumericArray> {
   readonly name: string;

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { ERROR_CODES, PROTOCOL_VERSION, type Message } from '../src/index.js';
+import { ERROR_CODES, PROTOCOL_VERSION, int8ScaleCount, type Message } from '../src/index.js';
 
 /** Every 32-bit pattern, so NaN payloads, -0, subnormals and infinities all occur. */
 export const float32Bits = (maxLength: number) =>
@@ -28,21 +28,37 @@ export const hello = fc.record(
   { requiredKeys: ['type', 'protocol', 'name', 'kind', 'threads'] },
 );
 
+const exactly = (n: number) => ({ minLength: n, maxLength: n });
+
+/** A vector of `rows` × `rowLength` values in one of the wire's forms, under the given field names. */
+function values(form: 'none' | 'fp16' | 'int8', rows: number, rowLength: number, names: [string, string, string, string]) {
+  const n = rows * rowLength;
+  const [plain, f16, i8, scale] = names;
+  if (form === 'none') return fc.record({ [plain]: fc.uint32Array(exactly(n)).map((bits) => new Float32Array(bits.buffer)) });
+  if (form === 'fp16') return fc.record({ [f16]: fc.uint16Array(exactly(n)) });
+  const scales = rows * int8ScaleCount(rowLength);
+  return fc.record({ [i8]: fc.int8Array(exactly(n)), [scale]: fc.uint32Array(exactly(scales)).map((bits) => new Float32Array(bits.buffer)) });
+}
+
+const form = fc.constantFrom('none' as const, 'fp16' as const, 'int8' as const);
+
 export const gradient = fc
-  .record({ nodeCount: fc.integer({ min: 1, max: 5 }), paramCount: fc.integer({ min: 0, max: 40 }) })
-  .chain(({ nodeCount, paramCount }) =>
-    fc.record({
-      type: fc.constant('gradient' as const),
-      step: counter,
-      taskId: counter,
-      samples: fc.integer({ min: 0, max: 1 << 20 }),
-      computeMs: ms,
-      nodes: fc.uint32Array({ minLength: 2 * nodeCount, maxLength: 2 * nodeCount }),
-      losses: float64Bits(nodeCount).filter((a) => a.length === nodeCount),
-      grad: fc
-        .uint32Array({ minLength: nodeCount * paramCount, maxLength: nodeCount * paramCount })
-        .map((bits) => new Float32Array(bits.buffer)),
-    }),
+  .record({ nodeCount: fc.integer({ min: 1, max: 5 }), paramCount: fc.integer({ min: 0, max: 300 }), form })
+  .chain(({ nodeCount, paramCount, form }) =>
+    fc
+      .tuple(
+        fc.record({
+          type: fc.constant('gradient' as const),
+          step: counter,
+          taskId: counter,
+          samples: fc.integer({ min: 0, max: 1 << 20 }),
+          computeMs: ms,
+          nodes: fc.uint32Array({ minLength: 2 * nodeCount, maxLength: 2 * nodeCount }),
+          losses: float64Bits(nodeCount).filter((a) => a.length === nodeCount),
+        }),
+        values(form, nodeCount, paramCount, ['grad', 'gradF16', 'gradI8', 'gradScale']),
+      )
+      .map(([head, vals]) => ({ ...head, ...vals })),
   );
 
 export const leave = fc.record({ type: fc.constant('leave' as const), reason: text }, { requiredKeys: ['type'] });
@@ -77,6 +93,7 @@ export const welcome = fc.record({
         microBatch: fc.integer({ min: 1, max: 4096 }),
         seed: counter,
         kernels: name,
+        compress: fc.constantFrom('none' as const, 'fp16' as const, 'int8' as const),
       },
       { requiredKeys: ['runId', 'dataset', 'datasetUrl', 'spec', 'paramCount', 'batch', 'microBatch', 'seed'] },
     )
@@ -84,6 +101,12 @@ export const welcome = fc.record({
 });
 
 export const params = fc.record({ type: fc.constant('params' as const), version: counter, params: float32Bits(300) });
+
+export const paramsDelta = fc
+  .record({ version: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), back: fc.integer({ min: 1, max: 1000 }), length: fc.nat({ max: 600 }), form: fc.constantFrom('fp16' as const, 'int8' as const) })
+  .chain(({ version, back, length, form }) =>
+    values(form, 1, length, ['', 'deltaF16', 'deltaI8', 'deltaScale']).map((vals) => ({ type: 'paramsDelta' as const, version, base: Math.max(0, version - back), ...vals })),
+  );
 
 export const task = fc
   .record({
@@ -100,7 +123,7 @@ export const task = fc
 
 export const done = fc.record({ type: fc.constant('done' as const), reason: text });
 
-export const anyMessage: fc.Arbitrary<Message> = fc.oneof(hello, gradient, leave, error, welcome, params, task, done);
+export const anyMessage: fc.Arbitrary<Message> = fc.oneof(hello, gradient, leave, error, welcome, params, paramsDelta, task, done);
 
 /** Equal, with typed arrays compared by type and bytes (NaN payloads and -0 included). */
 export function sameMessage(actual: unknown, expected: unknown): boolean {

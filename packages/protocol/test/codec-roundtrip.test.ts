@@ -36,7 +36,7 @@ describe('round trip', () => {
       }),
     );
     fc.assert(
-      fc.property(fc.oneof(arb.welcome, arb.params, arb.task, arb.done), (msg) => {
+      fc.property(fc.oneof(arb.welcome, arb.params, arb.paramsDelta, arb.task, arb.done), (msg) => {
         const r = decodeServerMessage(encode(msg));
         expect(r.ok && arb.sameMessage(r.msg, msg)).toBe(true);
         expect(decodeClientMessage(encode(msg)).ok).toBe(false);

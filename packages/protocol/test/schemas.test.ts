@@ -75,7 +75,7 @@ describe('wrong types are rejected with a message naming the field', () => {
     [{ ...welcome, run: { ...welcome.run, paramCount: MAX_PARAMS + 1 } }, /welcome\.run\.paramCount/],
     [{ type: 'error', code: 'NOPE', message: 'x', fatal: true }, /error\.code/],
     [{ type: 'params', version: 1, params: new Uint8Array(4 * 3 + 1) }, /params\.params: byte length 13/],
-    [hello, /type: unknown message type 'hello' \(expected welcome \| params \| task \| done \| error\)/],
+    [hello, /type: unknown message type 'hello' \(expected welcome \| params \| paramsDelta \| task \| done \| error\)/],
   ])('%o', (value, pattern) => {
     expect(serverFailure(value)).toMatch(pattern);
   });
@@ -83,6 +83,57 @@ describe('wrong types are rejected with a message naming the field', () => {
   test('a typed array over its limit is refused by length', () => {
     const nodes = bytesOf(new Uint32Array(2 * MAX_NODES + 2));
     expect(clientFailure({ ...gradient, nodes })).toMatch(`gradient.nodes: ${2 * MAX_NODES + 2} elements exceed the limit of ${2 * MAX_NODES}`);
+  });
+});
+
+describe('compressed values: exactly one form, lengths consistent with the nodes', () => {
+  // Two nodes of 300 values: int8 needs two scales per node (256 + 44 values).
+  const { grad: _, ...noGrad } = gradient;
+  const f16 = { ...noGrad, gradF16: bytesOf(new Uint16Array(600)) };
+  const i8 = { ...noGrad, gradI8: bytesOf(new Int8Array(600)), gradScale: bytesOf(new Float32Array(4)) };
+  const delta = { type: 'paramsDelta', version: 5, base: 4, deltaF16: bytesOf(new Uint16Array(300)) };
+  const deltaI8 = { type: 'paramsDelta', version: 5, base: 4, deltaI8: bytesOf(new Int8Array(300)), deltaScale: bytesOf(new Float32Array(2)) };
+
+  test('the well-formed ones decode to their typed arrays', () => {
+    const a = decodeClientMessage(wire(f16));
+    const b = decodeClientMessage(wire(i8));
+    expect(a.ok && a.msg.type === 'gradient' && a.msg.gradF16).toBeInstanceOf(Uint16Array);
+    expect(b.ok && b.msg.type === 'gradient' && b.msg.gradI8).toBeInstanceOf(Int8Array);
+    for (const d of [delta, deltaI8]) expect(decodeServerMessage(wire(d)).ok).toBe(true);
+  });
+
+  test.each([
+    [noGrad, /gradient\.grad: expected exactly one of grad, gradF16, gradI8, got 0/],
+    [{ ...f16, grad: gradient.grad }, /gradient\.gradF16: expected exactly one of grad, gradF16, gradI8, got 2/],
+    [{ ...i8, gradF16: f16.gradF16 }, /gradient\.gradI8: expected exactly one of grad, gradF16, gradI8, got 2/],
+    [{ ...f16, gradScale: bytesOf(new Float32Array(4)) }, /gradient\.gradScale: only goes with gradI8/],
+    [{ ...i8, gradScale: undefined }, /gradient\.gradScale: is required with gradI8/],
+    [{ ...i8, gradScale: bytesOf(new Float32Array(3)) }, /gradient\.gradScale: expected 4 \(one per 256 values of each of the 2 nodes\), got 3/],
+    [{ ...i8, gradScale: bytesOf(new Float32Array(5)) }, /gradient\.gradScale: expected 4/],
+    [{ ...f16, gradF16: bytesOf(new Uint16Array(601)) }, /gradient\.gradF16: length 601 is not a multiple of the 2 nodes/],
+    [{ ...i8, gradI8: bytesOf(new Int8Array(601)) }, /gradient\.gradI8: length 601 is not a multiple of the 2 nodes/],
+    [{ ...f16, gradF16: new Uint8Array(3) }, /gradient\.gradF16: byte length 3 is not a multiple of 2/],
+    [{ ...f16, gradF16: [1, 2] }, /gradient\.gradF16: expected Uint16Array bytes/],
+  ])('%o', (value, pattern) => {
+    const clean = Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
+    expect(clientFailure(clean)).toMatch(pattern);
+  });
+
+  test.each([
+    [{ ...delta, base: 5 }, /paramsDelta\.base: is not below version/],
+    [{ ...delta, deltaI8: deltaI8.deltaI8, deltaScale: deltaI8.deltaScale }, /paramsDelta\.deltaI8: expected exactly one of deltaF16, deltaI8, got 2/],
+    [{ type: 'paramsDelta', version: 5, base: 4 }, /paramsDelta\.deltaF16: expected exactly one of deltaF16, deltaI8, got 0/],
+    [{ ...deltaI8, deltaScale: bytesOf(new Float32Array(1)) }, /paramsDelta\.deltaScale: expected 2 \(one per 256 values\), got 1/],
+    [{ ...delta, deltaScale: bytesOf(new Float32Array(2)) }, /paramsDelta\.deltaScale: only goes with deltaI8/],
+    [{ ...delta, params: bytesOf(new Float32Array(1)) }, /paramsDelta: unknown field 'params'/],
+  ])('%o', (value, pattern) => {
+    expect(serverFailure(value)).toMatch(pattern);
+  });
+
+  test('a run names its compression: none, fp16 or int8', () => {
+    const run = { runId: 'r', dataset: 'mnist', datasetUrl: null, spec: {}, paramCount: 10, batch: 64, microBatch: 8, seed: 1 };
+    for (const compress of ['none', 'fp16', 'int8']) expect(decodeServerMessage(wire({ type: 'welcome', workerId: 'w', run: { ...run, compress } })).ok).toBe(true);
+    expect(serverFailure({ type: 'welcome', workerId: 'w', run: { ...run, compress: 'int4' } })).toMatch(/welcome\.run\.compress/);
   });
 });
 

@@ -4,6 +4,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { createModel, Optimizer, Rng, encodeModel, paramLayout } from '@gradmesh/core';
+import { COMPRESSIONS } from '@gradmesh/protocol';
 import { batchIndices, encodeDatasetBinary, stepsPerEpoch } from '@gradmesh/data';
 import { maxFrameBytes } from '../coordinator/limits.js';
 import { loadKernels } from '@gradmesh/engine/node';
@@ -38,6 +39,13 @@ const options: Options = {
   'heartbeat-ms': { type: 'string', valueName: 'MS', help: 'ping interval; a silent connection is dropped within two (default 10000)' },
   'ledger-out': { type: 'string', valueName: 'FILE', help: 'write the (step, shard, worker) ledger as JSON lines' },
   aggregate: { type: 'string', valueName: 'MODE', help: 'mean (exact; default) | median | trimmed-mean: drop gradients far from the median or trimmed-mean centre (hostile workers); even shares' },
+  compress: {
+    type: 'string',
+    valueName: 'MODE',
+    help:
+      'none (default: float32, bit-identical to single-process training) | fp16 | int8: parameters and gradients on the wire ' +
+      'quantized with error feedback, about ½ or ¼ of the bytes per step; results then depend on which worker computed what (not bit-identical)',
+  },
   'max-connections': { type: 'string', valueName: 'N', help: 'cap on open WebSocket connections (default 512)' },
   'step-delay': { type: 'string', valueName: 'MS', help: 'pause between steps (to watch a run on the dashboard; default 0)' },
   'keep-open': { type: 'boolean', help: 'keep serving the dashboard after the run ends (until Ctrl-C)' },
@@ -77,6 +85,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   const heartbeatMs = flag('heartbeat-ms', str('heartbeat-ms') ?? '10000', positiveNumber, 'a positive number of milliseconds');
   const stepDelayMs = flag('step-delay', str('step-delay') ?? '0', z.string().regex(/^\d+$/).transform(Number), 'a non-negative number of milliseconds');
   const aggregate = flag('aggregate', str('aggregate') ?? 'mean', z.enum(['mean', 'median', 'trimmed-mean']), 'mean|median|trimmed-mean');
+  const compress = flag('compress', str('compress') ?? 'none', z.enum(COMPRESSIONS), COMPRESSIONS.join('|'));
   const maxConnections = flag('max-connections', str('max-connections') ?? '512', intFrom(1, 100_000), 'an integer from 1 to 100000');
   const progress = new Progress(process.stderr, Boolean(v.quiet));
 
@@ -122,6 +131,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     microBatch: cfg.microBatch,
     seed: cfg.seed,
     kernels: cfg.kernels,
+    ...(compress === 'none' ? {} : { compress }),
   };
   const coord = new Coordinator({
     run,
@@ -162,7 +172,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     t0 = performance.now();
   });
   let lastTest = { loss: NaN, accuracy: NaN, step: -1 };
-  const status = (): unknown => statusJson(coord, cfg, { startedAt: t0, test: lastTest, url: base });
+  const status = (): unknown => statusJson(coord, cfg, { startedAt: t0, test: lastTest, url: base, wire: server.wire });
   server.snapshot = () => ({ type: 'snapshot', status: status(), config: cfg });
   coord.on('workers', () => server.broadcastFeed(() => ({ type: 'workers', status: status() })));
   const joinLink = `${base}/join?token=${encodeURIComponent(token)}`;
@@ -260,6 +270,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     testAccuracy: testEval.accuracy,
     seconds: Math.round(seconds * 1000) / 1000,
     paramsSha256: paramsSha256(params),
+    wire: { ...server.wire },
   };
   const savePath = str('save');
   if (savePath) {

@@ -31,6 +31,8 @@ export interface DoneSummary {
   seconds: number;
   paramsSha256: string;
   saved?: string;
+  /** gradmesh coordinator: message bytes sent to and received from workers over the run. */
+  wire?: { sentBytes: number; receivedBytes: number };
 }
 
 export async function trainCommand(argv: string[]): Promise<number> {

@@ -5,6 +5,8 @@ import { splitShards } from '@gradmesh/data';
 import {
   encode,
   errorMessage,
+  gradientLength,
+  gradientPayload,
   isFiniteArray,
   type ErrorCode,
   type GradientMessage,
@@ -13,6 +15,7 @@ import {
   type ServerMessage,
 } from '@gradmesh/protocol';
 import { Ledger } from './ledger.js';
+import { GradientDecoder, ParamsView } from './compression.js';
 
 /** How the coordinator reaches one worker, whatever carries the bytes. */
 export interface WorkerHandle {
@@ -45,6 +48,8 @@ export interface Member {
   tasksAssigned: number;
   /** Consecutive tasks it reported as failed. */
   failures: number;
+  /** The parameter version it was last sent: a compressed run's delta applies only to it. */
+  paramsVersion: number;
 }
 
 interface Assignment {
@@ -99,7 +104,10 @@ export interface StepReport {
  * shard assignment by measured speed, straggler deadlines and reassignment,
  * validation of every gradient, the canonical-tree reduction and the
  * optimizer step. A step's result is a function of (step, micro-batches)
- * only — not of who computed them or when they arrived.
+ * only — not of who computed them or when they arrived — unless the run is
+ * compressed (RunInfo.compress fp16|int8, see compression.ts): then workers
+ * compute at a quantized view of the parameters and send quantized gradients
+ * with error feedback, and the result depends on who computed what.
  */
 export class Coordinator extends EventEmitter {
   readonly members = new Map<string, Member>();
@@ -111,6 +119,10 @@ export class Coordinator extends EventEmitter {
   private acc: TreeAccumulator | null = null;
   /** The reduction's add: SIMD via the native addon when it loads, the same bits as the JS loop. */
   private readonly add = nodeAdd();
+  /** Gradients as float32 blocks per node (decoded in compressed runs). */
+  private readonly decoder: GradientDecoder;
+  /** Compressed runs: the parameters the workers hold, advanced by a delta each step. */
+  private readonly paramsView: ParamsView | null;
   private stepResolve: (() => void) | null = null;
   private stepFailed: ((err: Error) => void) | null = null;
   private deadline: NodeJS.Timeout | null = null;
@@ -132,10 +144,18 @@ export class Coordinator extends EventEmitter {
     this.paramCount = opts.run.paramCount;
     this.ledger = opts.ledger ?? new Ledger();
     this.now = opts.now ?? (() => performance.now());
+    this.decoder = new GradientDecoder(this.paramCount);
+    const compress = opts.run.compress ?? 'none';
+    this.paramsView = compress === 'none' ? null : new ParamsView(compress, opts.params);
   }
 
   get params(): Float32Array {
     return this.opts.params;
+  }
+
+  /** The parameters workers compute with: the exact ones, or in a compressed run the view they hold. */
+  private get workerParams(): Float32Array {
+    return this.paramsView?.view ?? this.opts.params;
   }
 
   // ---- membership ------------------------------------------------------
@@ -159,10 +179,11 @@ export class Coordinator extends EventEmitter {
       overdue: 0,
       tasksAssigned: 0,
       failures: 0,
+      paramsVersion: this.step,
     };
     this.members.set(id, m);
     handle.send({ type: 'welcome', workerId: id, run: this.opts.run });
-    handle.send({ type: 'params', version: this.step, params: this.opts.params });
+    handle.send({ type: 'params', version: this.step, params: this.workerParams });
     this.emit('workers');
     for (const w of this.memberWaiters.splice(0)) w();
     // A step that is waiting for anyone to take orphaned work can use this worker now.
@@ -222,14 +243,19 @@ export class Coordinator extends EventEmitter {
     if (a.status !== 'pending' || !this.current || a.step !== this.step) return 'STALE_STEP';
     const expected = coverRanges(this.current.m, a.mbLo, a.mbHi);
     const P = this.paramCount;
-    if (g.nodes.length !== expected.length * 2 || g.grad.length !== expected.length * P) return 'WRONG_LENGTH';
+    if (!this.matchesRun(g, expected.length)) return 'WRONG_LENGTH';
     for (let i = 0; i < expected.length; i++) {
       if (g.nodes[2 * i] !== expected[i]![0] || g.nodes[2 * i + 1] !== expected[i]![1]) return 'WRONG_LENGTH';
     }
     const samples = samplesIn(this.current.indices.length, this.opts.run.microBatch, a.mbLo, a.mbHi);
     if (g.samples !== samples) return 'WRONG_LENGTH';
-    if (!isFiniteArray(g.grad)) return 'NON_FINITE';
     for (let i = 0; i < g.losses.length; i++) if (!Number.isFinite(g.losses[i]!)) return 'NON_FINITE';
+    // Checked after decoding: a NaN or ±Inf survives every encoding as one (int8 marks its block NaN).
+    const parts = this.decoder.parts(g, expected.length);
+    if (!parts.every((part) => isFiniteArray(part))) {
+      this.decoder.release(g, parts);
+      return 'NON_FINITE';
+    }
 
     a.status = 'done';
     this.assignments.delete(g.taskId);
@@ -237,15 +263,15 @@ export class Coordinator extends EventEmitter {
     if ((this.opts.aggregate ?? 'mean') === 'mean') {
       for (let i = 0; i < expected.length; i++) {
         const [lo, hi] = expected[i]!;
-        this.acc!.add({ lo, hi, loss: g.losses[i]!, grad: g.grad.subarray(i * P, (i + 1) * P) });
+        this.acc!.add({ lo, hi, loss: g.losses[i]!, grad: parts[i]! });
       }
     } else {
       // Robust modes vote with each task's mean gradient.
       const v = new Float32Array(P);
-      for (let i = 0; i < expected.length; i++) {
-        const part = g.grad.subarray(i * P, (i + 1) * P);
+      for (const part of parts) {
         for (let j = 0; j < P; j++) v[j] += part[j]!;
       }
+      this.decoder.release(g, parts);
       for (let j = 0; j < P; j++) v[j] /= samples;
       let loss = 0;
       for (let i = 0; i < g.losses.length; i++) loss += g.losses[i]!;
@@ -265,6 +291,12 @@ export class Coordinator extends EventEmitter {
     this.current.finish.push(this.now());
     if (this.stepComplete()) this.finishStep();
     return null;
+  }
+
+  /** The gradient's form is the run's (float32, fp16 or int8) and it holds one paramCount block per node. */
+  private matchesRun(g: GradientMessage, nodes: number): boolean {
+    if (gradientPayload(g).kind !== (this.opts.run.compress ?? 'none')) return false;
+    return g.nodes.length === nodes * 2 && gradientLength(g) === nodes * this.paramCount;
   }
 
   /**
@@ -382,6 +414,7 @@ export class Coordinator extends EventEmitter {
     const { epoch, indices } = this.opts.plan(this.step);
     const m = microBatchCount(indices.length, this.opts.run.microBatch);
     this.acc = new TreeAccumulator(m, this.add);
+    this.decoder.reset();
     this.votes = [];
     this.voteLoss = 0;
     this.voteCovered = 0;
@@ -556,16 +589,35 @@ export class Coordinator extends EventEmitter {
     this.current = null;
     this.acc = null;
     this.votes = [];
-    const paramsMsg: ServerMessage = { type: 'params', version: this.step, params: this.opts.params };
-    let encoded: Uint8Array | undefined;
     for (const w of this.members.values()) {
       // A straggler stays out of the assignment pool until its overdue result comes back.
       if (w.state === 'straggling' && w.overdue === 0) w.state = 'idle';
-      if (w.handle.sendEncoded) w.handle.sendEncoded((encoded ??= encode(paramsMsg).slice()));
-      else w.handle.send(paramsMsg);
     }
+    this.broadcastParams();
     this.emit('step', report);
     return report;
+  }
+
+  /**
+   * The new parameters to every worker, each message encoded once for all:
+   * the full float32 parameters, or in a compressed run one delta, and the
+   * full view to a worker that does not hold the delta's base.
+   */
+  private broadcastParams(): void {
+    const base = this.step - 1;
+    const delta = this.paramsView?.advance(this.opts.params, base, this.step);
+    const full: ServerMessage = { type: 'params', version: this.step, params: this.workerParams };
+    const frames = new Map<ServerMessage, Uint8Array>();
+    for (const w of this.members.values()) {
+      const msg = delta !== undefined && w.paramsVersion === base ? delta : full;
+      w.paramsVersion = this.step;
+      if (!w.handle.sendEncoded) {
+        w.handle.send(msg);
+        continue;
+      }
+      if (!frames.has(msg)) frames.set(msg, encode(msg).slice());
+      w.handle.sendEncoded(frames.get(msg)!);
+    }
   }
 
   /** Tells every worker the run is over. */

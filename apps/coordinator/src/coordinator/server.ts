@@ -57,6 +57,8 @@ export class CoordinatorServer {
   private heartbeat: NodeJS.Timeout | null = null;
   private readonly alive = new WeakMap<WebSocket, boolean>();
   url = '';
+  /** Message bytes sent to and received from workers since start (WebSocket payloads; framing and TCP not counted). */
+  readonly wire = { sentBytes: 0, receivedBytes: 0 };
 
   constructor(
     readonly coordinator: Coordinator,
@@ -222,7 +224,9 @@ export class CoordinatorServer {
           dropSlow();
           return;
         }
-        ws.send(encode(msg));
+        const bytes = encode(msg);
+        this.wire.sentBytes += bytes.byteLength;
+        ws.send(bytes);
       },
       sendEncoded: (bytes: Uint8Array) => {
         if (ws.readyState !== ws.OPEN) return;
@@ -238,6 +242,7 @@ export class CoordinatorServer {
             socket.uncork();
           });
         }
+        this.wire.sentBytes += bytes.byteLength;
         ws.send(bytes);
       },
       close: (code, reason) => {
@@ -273,6 +278,7 @@ export class CoordinatorServer {
           return;
         }
         const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+        this.wire.receivedBytes += bytes.byteLength;
         const r = decodeClientMessage(bytes as Uint8Array);
         if (!r.ok) {
           // Before hello, or for a fatal code (a protocol mismatch), the connection ends; otherwise the frame is dropped.

@@ -5,6 +5,8 @@ export interface StatusExtra {
   startedAt: number;
   test: { loss: number; accuracy: number; step: number };
   url: string;
+  /** Message bytes to and from workers so far (CoordinatorServer.wire). */
+  wire?: { sentBytes: number; receivedBytes: number };
 }
 
 const num = (x: number): number | null => (Number.isFinite(x) ? x : null);
@@ -24,6 +26,8 @@ export function statusJson(c: Coordinator, cfg: TrainConfig, extra: StatusExtra)
     samplesPerSec: Math.round(c.samplesPerSec),
     elapsedSec: Math.round(elapsed * 10) / 10,
     etaSec: c.samplesPerSec > 0 ? Math.round(((cfg.steps - c.step) * cfg.batch) / c.samplesPerSec) : null,
+    compress: c.opts.run.compress ?? 'none',
+    wire: extra.wire ? { ...extra.wire } : null,
     workers: [...c.members.values()].map((w) => ({
       id: w.id,
       name: w.name,
