@@ -14,7 +14,7 @@ import { decodeServerMessage, encode, gradientFields, type Compression, type Gra
 import { NodeTaskEngine } from '@gradmesh/worker';
 import { ParamsView } from '../apps/coordinator/src/coordinator/compression.js';
 import { runBrowserTests, launchBrowser, watchProblems } from './helpers/browser.js';
-import { startScriptedCoordinator, type ScriptedCoordinator } from './helpers/browser-scripted.js';
+import { startScriptPlayer, type ScriptedCoordinator } from './helpers/browser-scripted.js';
 
 const TOKEN = 'compressed-bits';
 const BATCH = 96;
@@ -86,24 +86,13 @@ describe.runIf(runBrowserTests())('browser workers in a compressed run', () => {
     model.initParams(p1, new Rng(11));
     const messages = script(kind, p1);
     const tasks = messages.filter((m): m is TaskMessage => m.type === 'task');
-    let run!: RunInfo;
-    const coord = await startScriptedCoordinator({
-      token: TOKEN,
-      datasetBytes: encodeDatasetBinary(dataset),
-      onMessage: (conn, msg) => {
-        if (msg.type === 'hello') {
-          conn.send({ type: 'welcome', workerId: 'w1', run });
-          for (const m of messages) conn.send(m);
-        } else if (msg.type === 'gradient' && coord.received.filter((r) => r.msg.type === 'gradient').length === tasks.length) {
-          conn.send({ type: 'done', reason: 'gradients checked' });
-        }
-      },
-    });
-    coords.push(coord);
-    run = {
-      runId: `compressed-${kind}`, dataset: dataset.name, datasetUrl: `${coord.base}/dataset.bin`, spec: SPEC as unknown as Record<string, unknown>,
+    const runAt = (base: string): RunInfo => ({
+      runId: `compressed-${kind}`, dataset: dataset.name, datasetUrl: `${base}/dataset.bin`, spec: SPEC as unknown as Record<string, unknown>,
       paramCount: model.paramCount, batch: BATCH, microBatch: MICRO, seed: 3, compress: kind,
-    };
+    });
+    const coord = await startScriptPlayer({ token: TOKEN, datasetBytes: encodeDatasetBinary(dataset), run: runAt, script: messages });
+    coords.push(coord);
+    const run = runAt(coord.base);
     const page = await browser.newPage();
     const problems = watchProblems(page);
     await page.goto(`${coord.joinUrl}&name=compressed`);

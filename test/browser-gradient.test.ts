@@ -10,7 +10,7 @@ import { batchIndices, encodeDatasetBinary, spirals } from '@gradmesh/data';
 import { PROTOCOL_VERSION, type GradientMessage, type RunInfo, type ServerMessage, type TaskMessage } from '@gradmesh/protocol';
 import { NodeTaskEngine } from '@gradmesh/worker';
 import { runBrowserTests, launchBrowser, watchProblems } from './helpers/browser.js';
-import { startScriptedCoordinator, type ScriptedCoordinator } from './helpers/browser-scripted.js';
+import { startScriptPlayer, type ScriptedCoordinator } from './helpers/browser-scripted.js';
 
 const TOKEN = 'bit-for-bit';
 const BATCH = 96;
@@ -69,29 +69,18 @@ describe.runIf(runBrowserTests())('browser gradients', () => {
     ];
     const tasks = script.filter((m): m is TaskMessage => m.type === 'task');
 
-    let run!: RunInfo;
-    coord = await startScriptedCoordinator({
-      token: TOKEN,
-      datasetBytes: encodeDatasetBinary(dataset),
-      onMessage: (conn, msg) => {
-        if (msg.type === 'hello') {
-          conn.send({ type: 'welcome', workerId: 'w1', run });
-          for (const m of script) conn.send(m);
-        } else if (msg.type === 'gradient' && coord!.received.filter((r) => r.msg.type === 'gradient').length === tasks.length) {
-          conn.send({ type: 'done', reason: 'gradients checked' });
-        }
-      },
-    });
-    run = {
+    const runAt = (base: string): RunInfo => ({
       runId: 'bitforbit',
       dataset: dataset.name,
-      datasetUrl: `${coord.base}/dataset.bin`,
+      datasetUrl: `${base}/dataset.bin`,
       spec: SPEC as unknown as Record<string, unknown>,
       paramCount: model.paramCount,
       batch: BATCH,
       microBatch: MICRO,
       seed: 3,
-    };
+    });
+    coord = await startScriptPlayer({ token: TOKEN, datasetBytes: encodeDatasetBinary(dataset), run: runAt, script });
+    const run = runAt(coord.base);
 
     const page = await browser.newPage();
     const problems = watchProblems(page);

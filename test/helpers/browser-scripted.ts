@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { decodeClientMessage, encode, type ClientMessage, type ServerMessage } from '@gradmesh/protocol';
+import { decodeClientMessage, encode, type ClientMessage, type RunInfo, type ServerMessage } from '@gradmesh/protocol';
 import { webPages } from '../../apps/coordinator/src/coordinator/web.js';
 import { WEB_DIST } from './browser.js';
 
@@ -85,4 +85,26 @@ export async function startScriptedCoordinator(opts: {
       await new Promise((r) => http.close(r));
     },
   };
+}
+
+/**
+ * A scripted coordinator that plays a fixed script: each hello gets a welcome
+ * to `run(base)` and every message of `script`; once as many gradients came
+ * back as the script has tasks, done.
+ */
+export async function startScriptPlayer(opts: { token: string; datasetBytes: Uint8Array; run: (base: string) => RunInfo; script: ServerMessage[] }): Promise<ScriptedCoordinator> {
+  const tasks = opts.script.filter((m) => m.type === 'task').length;
+  const coord: ScriptedCoordinator = await startScriptedCoordinator({
+    token: opts.token,
+    datasetBytes: opts.datasetBytes,
+    onMessage: (conn, msg) => {
+      if (msg.type === 'hello') {
+        conn.send({ type: 'welcome', workerId: 'w1', run: opts.run(coord.base) });
+        for (const m of opts.script) conn.send(m);
+      } else if (msg.type === 'gradient' && coord.received.filter((r) => r.msg.type === 'gradient').length === tasks) {
+        conn.send({ type: 'done', reason: 'gradients checked' });
+      }
+    },
+  });
+  return coord;
 }
