@@ -75,7 +75,8 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     'an integer from 1 to 256',
   );
   const minWorkers = flag('min-workers', str('min-workers') ?? String(Math.max(1, localWorkers)), intFrom(1, 10_000), 'an integer ≥ 1');
-  const token = str('token') ?? randomBytes(12).toString('base64url');
+  // Hex, not base64url: a generated token never starts with '-', so the printed worker command works as shown.
+  const token = str('token') ?? randomBytes(12).toString('hex');
   if (token.length < 1 || token.length > 256) throw new UsageError('--token: expected 1 to 256 characters');
   const ckptDir = str('checkpoint-dir');
   const ckptEvery = flag('checkpoint-every', str('checkpoint-every') ?? '100', intFrom(1, 1e9), 'a positive integer');
@@ -189,7 +190,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   for (let i = 0; i < localWorkers; i++) {
     const child = spawn(
       process.execPath,
-      [...process.execArgv, mainScript, 'worker', '--url', wsUrl, '--token', token, '--threads', String(localThreads), '--name', `local-${i + 1}`, '--quiet'],
+      [...process.execArgv, mainScript, 'worker', '--url', wsUrl, `--token=${token}`, '--threads', String(localThreads), '--name', `local-${i + 1}`, '--quiet'],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     children.push(child);
