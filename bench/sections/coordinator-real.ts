@@ -20,12 +20,14 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { createModel, Optimizer, Rng, type ModelSpec } from '@gradmesh/core';
 import { batchIndices } from '@gradmesh/data';
+import type { Compression } from '@gradmesh/protocol';
 import { loadDataset } from '@gradmesh/data/node';
 import { Coordinator, type StepReport } from '../../apps/coordinator/src/coordinator/coordinator.js';
 import { CoordinatorServer } from '../../apps/coordinator/src/coordinator/server.js';
 import { maxFrameBytes } from '../../apps/coordinator/src/coordinator/limits.js';
 import { BENCH, REPO } from '../lib/paths.js';
 import { stopChildren } from '../../apps/coordinator/src/children.js';
+import { median } from '../lib/stats.js';
 
 const CLI = join(REPO, 'apps', 'coordinator', 'src', 'main.ts');
 
@@ -53,6 +55,8 @@ export interface CoordRunOptions {
   workers: number;
   /** RunInfo.kernels: the kernel family every worker computes with (workers that predate kernel choice use js). */
   kernels?: string;
+  /** RunInfo.compress: parameters and gradients on the wire as fp16 or int8 (default float32). */
+  compress?: Compression;
 }
 
 function spawnLogged(args: string[], onExit: (why: string) => void): ChildProcess {
@@ -120,6 +124,7 @@ export class CoordRunner implements Runner {
         microBatch: o.microBatch,
         seed: 1,
         ...(o.kernels ? { kernels: o.kernels } : {}),
+        ...(o.compress && o.compress !== 'none' ? { compress: o.compress } : {}),
       },
       params,
       optimizer: new Optimizer({ kind: 'sgd', lr: 0.01 }, model.paramCount),
@@ -136,7 +141,8 @@ export class CoordRunner implements Runner {
     const wsUrl = `${(await this.server.listen()).replace(/^http/, 'ws')}/ws`;
     for (let i = 0; i < o.workers; i++) {
       this.children.push(
-        spawnLogged([CLI, 'worker', '--url', wsUrl, '--token', token, '--threads', '1', '--name', `bench-${i + 1}`, '--quiet'], (why) => {
+        // --token=…: a base64url token may start with '-', which would read as a flag.
+        spawnLogged([CLI, 'worker', '--url', wsUrl, `--token=${token}`, '--threads', '1', '--name', `bench-${i + 1}`, '--quiet'], (why) => {
           if (!this.closing) this.fail(new Error(`${this.label}: worker ${i + 1} ${why}`));
         }),
       );
@@ -282,6 +288,16 @@ export interface RunnerResult {
   ok: boolean;
   error?: string;
   blocks: BlockRecord[];
+}
+
+/** Median wall time of a step over every block. */
+export function stepMs(r: RunnerResult): number {
+  return median(r.blocks.flatMap((b) => b.wallMs));
+}
+
+/** Median over blocks of a block total (bytes, say) divided by the block's steps. */
+export function perStep(r: RunnerResult, f: (b: BlockRecord) => number): number {
+  return median(r.blocks.map((b) => f(b) / b.wallMs.length));
 }
 
 /** Starts every runner, runs one warm-up block each, then `runs` rounds of one block each in rotating order. */

@@ -183,7 +183,7 @@ function stepParts(P: number, runs: number, blockMs: number): Array<{ part: stri
   const acc = new Float32Array(P);
   const opt = new Optimizer({ kind: 'sgd', lr: 1e-3 }, P);
   const decoded = decodeClientMessage(frame);
-  const aligned = decoded.ok && decoded.msg.type === 'gradient' && decoded.msg.grad.buffer === frame.buffer;
+  const aligned = decoded.ok && decoded.msg.type === 'gradient' && decoded.msg.grad?.buffer === frame.buffer;
   const parts: Array<{ part: string; us: number; perStep: number; group: 'reduce' | 'update' | 'wire' }> = [
     { part: `decode + validate one gradient frame (msgpackr + zod${aligned ? '' : '; payload unaligned, so copied'})`, us: us(() => decodeClientMessage(frame)), perStep: 2, group: 'reduce' },
     { part: 'NaN/Inf scan of one gradient (isFiniteArray)', us: us(() => isFiniteArray(grad)), perStep: 2, group: 'reduce' },

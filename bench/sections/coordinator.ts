@@ -11,7 +11,8 @@ import { engineKernelChoices } from '../lib/kernel-sets.js';
 import { benchModule } from '../lib/paths.js';
 import { target, type Ctx, type Section, type SectionResult, type SummaryRow } from '../lib/section.js';
 import { linearFit, median } from '../lib/stats.js';
-import { compareRunners, CoordRunner, EchoRunner, type BlockRecord, type Runner, type RunnerResult } from './coordinator-real.js';
+import { compareRunners, CoordRunner, EchoRunner, perStep, stepMs, type Runner } from './coordinator-real.js';
+import { compressionRows } from './coordinator-compress.js';
 import type { SimPoint } from './coordinator-sim.js';
 
 const SIM = benchModule('sections/coordinator-sim.ts');
@@ -61,8 +62,6 @@ export const coordinator: Section = {
     const large = await compareRunners(largeRunners, { warmupSteps: 2, steps: blockSteps, runs: ctx.runs, log: ctx.log });
     const rows: string[][] = [];
     const largeNotes: string[] = [];
-    const stepOf = (r: RunnerResult): number => median(r.blocks.flatMap((b) => b.wallMs));
-    const perStep = (r: RunnerResult, f: (b: BlockRecord) => number): number => median(r.blocks.map((b) => f(b) / b.wallMs.length));
     largeCfgs.forEach((c, i) => {
       const r = large[i]!;
       if (!r.ok || r.blocks.length === 0) {
@@ -72,8 +71,8 @@ export const coordinator: Section = {
         return;
       }
       const one = large[largeCfgs.findIndex((x) => x.mb === c.mb && x.workers === 1)]!;
-      const step = stepOf(r);
-      const speedup = stepOf(one) / step;
+      const step = stepMs(r);
+      const speedup = stepMs(one) / step;
       const reports = r.blocks.flatMap((b) => b.reports);
       const comm = median(reports.map((x) => x.commMs));
       const comp = computedBytes(largeRunners[i]!.paramCount, LARGE.batch, c.mb, c.workers);
@@ -97,7 +96,7 @@ export const coordinator: Section = {
         const starved = computeRatio > 0.7;
         summary.push({
           metric: `coordinator ${LARGE.name} b256 mb${c.mb}: 2 worker processes vs 1`,
-          value: `${fmt(stepOf(one))} → ${fmt(step)} ms/step = ${fmtRatio(speedup)} (per-worker compute ×${fmt(computeRatio, 2)}; 0.5 = parallel)`,
+          value: `${fmt(stepMs(one))} → ${fmt(step)} ms/step = ${fmtRatio(speedup)} (per-worker compute ×${fmt(computeRatio, 2)}; 0.5 = parallel)`,
           target: '≥ 1.7×',
           status: starved && speedup < 1.7 ? 'contended' : target(speedup, 1.7),
         });
@@ -123,6 +122,11 @@ export const coordinator: Section = {
       ],
     });
     data.large = Object.fromEntries(largeCfgs.map((c, i) => [c.label, large[i]]));
+
+    // ---- 1b. the same model, 2 workers, with --compress none | fp16 | int8 --------------------------
+    const compressed = await compressionRows(ctx, { kernels, blockSteps });
+    summary.push(...compressed.summary);
+    data.compress = compressed.data;
 
     // ---- 2. xor: per-step coordination overhead --------------------------------------------------
     const xorBlock = ctx.quick ? 100 : 200;
