@@ -6,7 +6,7 @@ import { createModel, Optimizer, Rng } from '@gradmesh/core';
 import { batchIndices } from '@gradmesh/data';
 import { loadDataset } from '@gradmesh/data/node';
 import { LocalEngine, Trainer } from '@gradmesh/engine';
-import { loadKernels } from '@gradmesh/engine/node';
+import { loadKernels, updateKernels } from '@gradmesh/engine/node';
 import { datasetName, paramCountOf, specOf, type Arch } from './models.js';
 
 const { arch, kernels: kname, microBatch } = workerData as { arch: Arch; kernels: 'js' | 'wasm' | 'native'; microBatch: number };
@@ -18,7 +18,7 @@ async function setup(): Promise<Trainer> {
   const model = createModel(specOf(arch), kernels);
   const params = new Float32Array(model.paramCount);
   model.initParams(params, new Rng(1));
-  return new Trainer(params, new Optimizer({ kind: 'sgd', lr: 0.01 }, model.paramCount), new LocalEngine(model, ds.train), (t) => batchIndices(ds.train.n, arch.batch, 1, t), arch.batch, microBatch);
+  return new Trainer(params, new Optimizer({ kind: 'sgd', lr: 0.01 }, model.paramCount, updateKernels(kernels)), new LocalEngine(model, ds.train), (t) => batchIndices(ds.train.n, arch.batch, 1, t), arch.batch, microBatch);
 }
 
 const ready = setup();

@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { createModel, Optimizer, Rng, type ModelSpec } from '@gradmesh/core';
+import { updateKernels } from '@gradmesh/engine/node';
 import { batchIndices } from '@gradmesh/data';
 import type { Compression } from '@gradmesh/protocol';
 import { loadDataset } from '@gradmesh/data/node';
@@ -127,7 +128,8 @@ export class CoordRunner implements Runner {
         ...(o.compress && o.compress !== 'none' ? { compress: o.compress } : {}),
       },
       params,
-      optimizer: new Optimizer({ kind: 'sgd', lr: 0.01 }, model.paramCount),
+      // As `gradmesh coordinator` builds it: the fastest axpy for the update.
+      optimizer: new Optimizer({ kind: 'sgd', lr: 0.01 }, model.paramCount, updateKernels(model.kernels)),
       plan: (t) => batchIndices(ds.train.n, o.batch, 1, t),
       startStep: 0,
       totalSteps: Number.MAX_SAFE_INTEGER,

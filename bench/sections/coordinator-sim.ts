@@ -9,9 +9,10 @@
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Optimizer } from '@gradmesh/core';
+import { jsKernels, Optimizer } from '@gradmesh/core';
 import { batchIndices } from '@gradmesh/data';
 import { addInto, coverRanges, microBatchCount, samplesIn } from '@gradmesh/engine';
+import { nodeAdd, updateKernels } from '@gradmesh/engine/node';
 import { decodeClientMessage, encode, isFiniteArray, PROTOCOL_VERSION, type GradientMessage, type RunInfo, type ServerMessage, type TaskMessage } from '@gradmesh/protocol';
 import { Coordinator, type WorkerHandle } from '../../apps/coordinator/src/coordinator/coordinator.js';
 import { Ledger } from '../../apps/coordinator/src/coordinator/ledger.js';
@@ -50,7 +51,7 @@ export async function simulate(o: SimOptions): Promise<SimPoint> {
   const coord = new Coordinator({
     run,
     params,
-    optimizer: new Optimizer({ kind: 'sgd', lr: 1e-3 }, P),
+    optimizer: new Optimizer({ kind: 'sgd', lr: 1e-3 }, P, updateKernels(jsKernels)),
     plan: (t) => batchIndices(n, o.batch, 1, t),
     startStep: 0,
     totalSteps: Number.MAX_SAFE_INTEGER,
@@ -152,8 +153,8 @@ export async function simCell(args: { params: number[]; workers: number[]; batch
 }
 
 /**
- * µs per Ledger.record() once the default ledger is full (100,000 entries):
- * it drops the oldest entry with Array.splice(0, 1), which moves every entry.
+ * µs per Ledger.record() while the default ledger fills and once it is full
+ * (100,000 entries; a ring, so the oldest entry is overwritten in O(1)).
  * A step records 2 entries per worker (assigned, done).
  */
 function ledgerAtCap(runs: number): { full: number; empty: number } {
@@ -181,13 +182,17 @@ function stepParts(P: number, runs: number, blockMs: number): Array<{ part: stri
   const frame = encode({ type: 'gradient', step: 1, taskId: 1, samples: 128, computeMs: 1, nodes: new Uint32Array([0, 4]), losses: new Float64Array([1]), grad });
   const params = new Float32Array(P).fill(0.5);
   const acc = new Float32Array(P);
-  const opt = new Optimizer({ kind: 'sgd', lr: 1e-3 }, P);
+  // As the coordinator builds it: the fastest axpy for the update.
+  const opt = new Optimizer({ kind: 'sgd', lr: 1e-3 }, P, updateKernels(jsKernels));
+  // What the coordinator's TreeAccumulator adds with (native axpy when the addon loads; the same bits as addInto).
+  const add = nodeAdd();
+  const addName = add === addInto ? 'JS loop' : 'native SIMD axpy';
   const decoded = decodeClientMessage(frame);
   const aligned = decoded.ok && decoded.msg.type === 'gradient' && decoded.msg.grad?.buffer === frame.buffer;
   const parts: Array<{ part: string; us: number; perStep: number; group: 'reduce' | 'update' | 'wire' }> = [
     { part: `decode + validate one gradient frame (msgpackr + zod${aligned ? '' : '; payload unaligned, so copied'})`, us: us(() => decodeClientMessage(frame)), perStep: 2, group: 'reduce' },
     { part: 'NaN/Inf scan of one gradient (isFiniteArray)', us: us(() => isFiniteArray(grad)), perStep: 2, group: 'reduce' },
-    { part: 'add the 2nd gradient into the 1st (addInto)', us: us(() => addInto(acc, grad)), perStep: 1, group: 'reduce' },
+    { part: `add the 2nd gradient into the 1st (the coordinator's add: ${addName})`, us: us(() => add(acc, grad)), perStep: 1, group: 'reduce' },
     { part: 'SGD update (Optimizer.apply)', us: us(() => opt.apply(params, grad, 256)), perStep: 1, group: 'update' },
     { part: 'encode the params message (once per worker)', us: us(() => encode({ type: 'params', version: 1, params })), perStep: 2, group: 'update' },
   ];

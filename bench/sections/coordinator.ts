@@ -197,7 +197,7 @@ export const coordinator: Section = {
         ],
         notes: [
           'CPU time per call, in a separate process on in-memory frames; the first gradient\'s share overlaps the other worker\'s compute in a real step, the last one\'s does not',
-          `Ledger.record: ${fmt(ledger.empty)} µs per entry while the default ledger fills, ${fmt(ledger.full)} µs once it holds its 100,000 entries (Array.splice(0, 1) per entry) — ×2 per worker per step`,
+          `Ledger.record: ${fmt(ledger.empty)} µs per entry while the default ledger fills, ${fmt(ledger.full)} µs once it holds its 100,000 entries (a ring: the oldest entry is overwritten) — ×2 per worker per step`,
         ],
       });
       summary.push({

@@ -5,7 +5,7 @@ import { createModel, Optimizer, Rng } from '@gradmesh/core';
 import { batchIndices } from '@gradmesh/data';
 import { loadDataset } from '@gradmesh/data/node';
 import { addInto, LocalEngine, reduceNodes, Trainer, type GradientEngine } from '@gradmesh/engine';
-import { PoolEngine, type ContextSpec } from '@gradmesh/engine/node';
+import { PoolEngine, updateKernels, type ContextSpec } from '@gradmesh/engine/node';
 import type { Cell } from '../lib/cell.js';
 import { engineKernelChoices, loadKernels, type KernelName } from '../lib/kernel-sets.js';
 import { datasetName, paramCountOf, specOf, type Arch } from '../lib/models.js';
@@ -32,7 +32,8 @@ export async function engineCell(args: { arch: Arch; engine: 'local' | 'pool'; t
     args.engine === 'pool'
       ? new PoolEngine({ threads: args.threads, paramCount: model.paramCount, context: { dataset: name, spec, kernels: kname } as ContextSpec })
       : new LocalEngine(model, ds.train);
-  const trainer = new Trainer(params, new Optimizer({ kind: 'sgd', lr: 0.01 }, model.paramCount), engine, (t) => batchIndices(ds.train.n, a.batch, SEED, t), a.batch, args.microBatch);
+  // The update as the CLI runs it (the fastest axpy; the same bits whichever).
+  const trainer = new Trainer(params, new Optimizer({ kind: 'sgd', lr: 0.01 }, model.paramCount, updateKernels(kernels)), engine, (t) => batchIndices(ds.train.n, a.batch, SEED, t), a.batch, args.microBatch);
   return {
     info: { engine: engine.kind, threads: engine.threads, microBatch: args.microBatch, kernels: kernels.name },
     async block(steps) {

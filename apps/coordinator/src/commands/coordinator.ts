@@ -7,7 +7,7 @@ import { createModel, Optimizer, Rng, encodeModel, paramLayout } from '@gradmesh
 import { COMPRESSIONS } from '@gradmesh/protocol';
 import { batchIndices, encodeDatasetBinary, stepsPerEpoch } from '@gradmesh/data';
 import { maxFrameBytes } from '../coordinator/limits.js';
-import { loadKernels } from '@gradmesh/engine/node';
+import { loadKernels, updateKernels } from '@gradmesh/engine/node';
 import { flag, helpText, intFrom, parseFlags, positiveNumber, type Options } from '../flags.js';
 import { buildConfig, defaultThreads, trainOptions, type TrainConfig } from '../train-options.js';
 import { Progress } from '../progress.js';
@@ -98,7 +98,9 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   const model = createModel(cfg.spec, loadKernels(cfg.kernels, paramLayout(cfg.spec).paramCount).kernels);
   let params: Float32Array = new Float32Array(model.paramCount);
   model.initParams(params, new Rng(cfg.seed));
-  let optimizer = new Optimizer(cfg.optimizer, model.paramCount, model.kernels);
+  // The update runs on the coordinator's own copy of the parameters: the fastest axpy (the same bits whichever).
+  const stepKernels = updateKernels(model.kernels);
+  let optimizer = new Optimizer(cfg.optimizer, model.paramCount, stepKernels);
   let startStep = 0;
   let runId = randomBytes(6).toString('hex');
   if (v.resume) {
@@ -113,7 +115,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     }
     cfg = ck.config;
     params = ck.params;
-    optimizer = new Optimizer(ck.optimizer.config, model.paramCount, model.kernels);
+    optimizer = new Optimizer(ck.optimizer.config, model.paramCount, stepKernels);
     optimizer.setState({ state: ck.optimizer.state, t: ck.optimizer.t });
     startStep = ck.step;
     runId = ck.runId;

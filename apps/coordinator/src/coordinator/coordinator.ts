@@ -615,7 +615,11 @@ export class Coordinator extends EventEmitter {
         w.handle.send(msg);
         continue;
       }
-      if (!frames.has(msg)) frames.set(msg, encode(msg).slice());
+      if (!frames.has(msg)) {
+        // A frame with a large payload is freshly allocated by encode; a small one is copied out of msgpackr's buffer.
+        const f = encode(msg);
+        frames.set(msg, f.byteLength >= 1 << 16 ? f : f.slice());
+      }
       w.handle.sendEncoded(frames.get(msg)!);
     }
   }

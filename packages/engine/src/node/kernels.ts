@@ -30,3 +30,13 @@ export function loadKernels(choice: KernelChoice, paramCount: number): LoadedKer
 export function nodeAdd(): AddFn {
   return kernelAdd(tryLoadNativeKernels().kernels ?? undefined);
 }
+
+/**
+ * Kernels for the optimizer step on a plain Float32Array: the native addon's
+ * when it loads (its axpy gives the bits of every other kernel set's, see
+ * core's Kernels), else `fallback`. WASM kernels would copy the parameters in
+ * and out of their memory on every step.
+ */
+export function updateKernels(fallback: Kernels): Kernels {
+  return tryLoadNativeKernels().kernels ?? fallback;
+}
