@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { jsKernels, Optimizer } from '@gradmesh/core';
 import { batchIndices } from '@gradmesh/data';
 import { addInto, coverRanges, microBatchCount, samplesIn } from '@gradmesh/engine';
-import { nodeAdd, updateKernels } from '@gradmesh/engine/node';
+import { nodeAdd, nodeAllFinite, updateKernels } from '@gradmesh/engine/node';
 import { decodeClientMessage, encode, isFiniteArray, PROTOCOL_VERSION, type GradientMessage, type RunInfo, type ServerMessage, type TaskMessage } from '@gradmesh/protocol';
 import { Coordinator, type WorkerHandle } from '../../apps/coordinator/src/coordinator/coordinator.js';
 import { Ledger } from '../../apps/coordinator/src/coordinator/ledger.js';
@@ -186,12 +186,13 @@ function stepParts(P: number, runs: number, blockMs: number): Array<{ part: stri
   const opt = new Optimizer({ kind: 'sgd', lr: 1e-3 }, P, updateKernels(jsKernels));
   // What the coordinator's TreeAccumulator adds with (native axpy when the addon loads; the same bits as addInto).
   const add = nodeAdd();
+  const allFinite = nodeAllFinite(isFiniteArray);
   const addName = add === addInto ? 'JS loop' : 'native SIMD axpy';
   const decoded = decodeClientMessage(frame);
   const aligned = decoded.ok && decoded.msg.type === 'gradient' && decoded.msg.grad?.buffer === frame.buffer;
   const parts: Array<{ part: string; us: number; perStep: number; group: 'reduce' | 'update' | 'wire' }> = [
     { part: `decode + validate one gradient frame (msgpackr + zod${aligned ? '' : '; payload unaligned, so copied'})`, us: us(() => decodeClientMessage(frame)), perStep: 2, group: 'reduce' },
-    { part: 'NaN/Inf scan of one gradient (isFiniteArray)', us: us(() => isFiniteArray(grad)), perStep: 2, group: 'reduce' },
+    { part: `NaN/Inf scan of one gradient (the coordinator's: ${allFinite === isFiniteArray ? 'JS loop' : 'native SIMD'})`, us: us(() => allFinite(grad)), perStep: 2, group: 'reduce' },
     { part: `add the 2nd gradient into the 1st (the coordinator's add: ${addName})`, us: us(() => add(acc, grad)), perStep: 1, group: 'reduce' },
     { part: 'SGD update (Optimizer.apply)', us: us(() => opt.apply(params, grad, 256)), perStep: 1, group: 'update' },
     { part: 'encode the params message (once per worker)', us: us(() => encode({ type: 'params', version: 1, params })), perStep: 2, group: 'update' },

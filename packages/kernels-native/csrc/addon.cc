@@ -9,6 +9,7 @@
 //   reluBackwardColSums_<isa>(rows, cols, a, d, out): void          element-wise
 //   axpy_<isa>(length, alpha, x, y): void                           passes)
 //   gemmTnBlocks_<isa>(m, n, A, B, bounds, plan, outs): void        (block plans)
+//   allFinite_<isa>(length, x): boolean                              (input checks)
 #include <node_api.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -342,9 +343,21 @@ napi_value Axpy(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-const GmElementwise ew_generic = {gm_relu_generic, gm_relu_bwd_colsums_generic, gm_axpy_generic};
+napi_value AllFinite(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  void* data = nullptr;
+  if (!get_args(env, info, argv, &data, "allFinite(length, x) takes 2 arguments")) return nullptr;
+  gm_i n;
+  float* x;
+  if (!get_dim(env, argv[0], "length", &n, "allFinite") || !get_f32(env, argv[1], "x", n, &x, "allFinite")) return nullptr;
+  napi_value result;
+  GM_CALL(env, napi_get_boolean(env, static_cast<const GmElementwise*>(data)->all_finite(n, x), &result));
+  return result;
+}
+
+const GmElementwise ew_generic = {gm_relu_generic, gm_relu_bwd_colsums_generic, gm_axpy_generic, gm_all_finite_generic};
 #if defined(__x86_64__) || defined(_M_X64)
-const GmElementwise ew_avx2 = {gm_relu_avx2, gm_relu_bwd_colsums_avx2, gm_axpy_avx2};
+const GmElementwise ew_avx2 = {gm_relu_avx2, gm_relu_bwd_colsums_avx2, gm_axpy_avx2, gm_all_finite_avx2};
 #endif
 
 // ---------------------------------------------------------------- dispatch --
@@ -390,6 +403,7 @@ napi_value Init(napi_env env, napi_value exports) {
     GM_CALL(env, export_fn(env, exports, "relu", isa, Relu, ew));
     GM_CALL(env, export_fn(env, exports, "reluBackwardColSums", isa, ReluBackwardColSums, ew));
     GM_CALL(env, export_fn(env, exports, "axpy", isa, Axpy, ew));
+    GM_CALL(env, export_fn(env, exports, "allFinite", isa, AllFinite, ew));
     napi_value str;
     GM_CALL(env, napi_create_string_utf8(env, isa, NAPI_AUTO_LENGTH, &str));
     GM_CALL(env, napi_set_element(env, list, idx++, str));

@@ -60,3 +60,4 @@ void gm_relu_bwd_colsums_avx2(gm_i rows, gm_i cols, const float* a, float* d, fl
   ew_relu_bwd_colsums(rows, cols, a, d, out, acc);
 }
 void gm_axpy_avx2(gm_i n, double alpha, const float* x, float* y) { ew_axpy(n, alpha, x, y); }
+bool gm_all_finite_avx2(gm_i n, const float* x) { return ew_all_finite(n, x); }

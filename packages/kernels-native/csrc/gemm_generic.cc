@@ -96,3 +96,4 @@ void gm_relu_bwd_colsums_generic(gm_i rows, gm_i cols, const float* a, float* d,
   ew_relu_bwd_colsums(rows, cols, a, d, out, acc);
 }
 void gm_axpy_generic(gm_i n, double alpha, const float* x, float* y) { ew_axpy(n, alpha, x, y); }
+bool gm_all_finite_generic(gm_i n, const float* x) { return ew_all_finite(n, x); }

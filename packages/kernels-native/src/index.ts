@@ -7,6 +7,8 @@ export type NativeIsa = 'avx512' | 'avx2' | 'generic';
 export interface NativeKernels extends Kernels {
   /** The kernel set in use; part of `name` too (`native-avx512`). */
   readonly isa: NativeIsa;
+  /** True when x[0..length) holds no NaN or ±Infinity (one SIMD pass; for input checks, not part of Kernels). */
+  readonly allFinite?: (length: number, x: Float32Array) => boolean;
 }
 
 export interface NativeLoadOptions {
@@ -29,6 +31,7 @@ interface Addon {
   [fn: `reluBackwardColSums_${string}`]: Kernels['reluBackwardColSums'];
   [fn: `axpy_${string}`]: Kernels['axpy'];
   [fn: `gemmTnBlocks_${string}`]: Kernels['gemmTnBlocks'];
+  [fn: `allFinite_${string}`]: ((length: number, x: Float32Array) => boolean) | undefined;
 }
 
 const ISAS: readonly NativeIsa[] = ['avx512', 'avx2', 'generic'];
@@ -83,6 +86,7 @@ export function tryLoadNativeKernels(options: NativeLoadOptions = {}): NativeLoa
     axpy: lib[`axpy_${isa}`],
     // Block plans fused into the weight-gradient gemm (csrc/driver.inc).
     gemmTnBlocks: lib[`gemmTnBlocks_${isa}`],
+    allFinite: lib[`allFinite_${isa}`],
   };
   return { kernels, reason: null };
 }

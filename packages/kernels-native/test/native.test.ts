@@ -170,3 +170,26 @@ describe.skipIf(!loaded.kernels)('gemmTnBlocks argument checks', () => {
     expect(run(plan([PLAN_LEAF, 0, 0]), bounds, [A.subarray(0, 12)])).toThrow(/overlap/);
   });
 });
+
+describe.skipIf(!loaded.kernels)('allFinite (the coordinator\'s gradient check)', () => {
+  test.each(nativeIsas())('%s: false exactly when some element is NaN or ±Infinity, at any position and length', (isa) => {
+    const check = loadNativeKernels({ isa })!.allFinite!;
+    const specials = [NaN, Infinity, -Infinity];
+    const finite = [0, -0, 1e-45, -3.4028234663852886e38, 3.4028234663852886e38, 1.5];
+    for (const n of [0, 1, 7, 8, 9, 31, 64, 1000]) {
+      const x = new Float32Array(n).map((_, i) => finite[i % finite.length]!);
+      expect(check(n, x)).toBe(true);
+      for (let pos = 0; pos < n; pos += Math.max(1, n >> 3)) {
+        for (const bad of specials) {
+          const y = x.slice();
+          y[pos] = bad;
+          expect(check(n, y), `${isa} n=${n} pos=${pos} ${bad}`).toBe(false);
+          expect(check(pos, y)).toBe(true); // only the first `length` elements count
+        }
+      }
+    }
+    // NaN payloads and signs: every all-ones exponent is caught.
+    const bits = new Uint32Array([0x7f800001, 0xffc00000, 0x7fffffff]);
+    for (const b of bits) expect(check(1, new Float32Array(Uint32Array.of(b).buffer))).toBe(false);
+  });
+});

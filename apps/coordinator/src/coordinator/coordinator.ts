@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { coverRanges, filteredMean, microBatchCount, samplesIn, TreeAccumulator, type Aggregate, type StepOptimizer } from '@gradmesh/engine';
-import { nodeAdd } from '@gradmesh/engine/node';
+import { nodeAdd, nodeAllFinite } from '@gradmesh/engine/node';
 import { splitShards } from '@gradmesh/data';
 import {
   encode,
@@ -119,6 +119,8 @@ export class Coordinator extends EventEmitter {
   private acc: TreeAccumulator | null = null;
   /** The reduction's add: SIMD via the native addon when it loads, the same bits as the JS loop. */
   private readonly add = nodeAdd();
+  /** Every gradient is checked for NaN/±Inf before it is summed: SIMD when the native addon loads. */
+  private readonly allFinite = nodeAllFinite(isFiniteArray);
   /** Gradients as float32 blocks per node (decoded in compressed runs). */
   private readonly decoder: GradientDecoder;
   /** Compressed runs: the parameters the workers hold, advanced by a delta each step. */
@@ -252,7 +254,7 @@ export class Coordinator extends EventEmitter {
     for (let i = 0; i < g.losses.length; i++) if (!Number.isFinite(g.losses[i]!)) return 'NON_FINITE';
     // Checked after decoding: a NaN or ±Inf survives every encoding as one (int8 marks its block NaN).
     const parts = this.decoder.parts(g, expected.length);
-    if (!parts.every((part) => isFiniteArray(part))) {
+    if (!parts.every((part) => this.allFinite(part))) {
       this.decoder.release(g, parts);
       return 'NON_FINITE';
     }
