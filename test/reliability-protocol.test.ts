@@ -526,7 +526,11 @@ beforeAll(() => {
 });
 
 describe('limits', () => {
-  test('a 1 GiB frame header is refused with close code 1009 and not allocated; exactly maxPayload is read, one byte more is refused', async () => {
+  // One retry: in 1 of ~20 full-suite runs on a loaded 2-core box the raw client saw the
+  // connection end 5 ms in without the close frame (a TCP reset racing the frame it follows;
+  // not reproduced in 9 targeted runs under load). A server that resets instead of answering
+  // 1009 — the bug this test was written for — fails both tries.
+  test('a 1 GiB frame header is refused with close code 1009 and not allocated; exactly maxPayload is read, one byte more is refused', { timeout: 60_000, retry: 1 }, async () => {
     const c = await limitsCoordinator();
     const peer = new RawPeer(`${c.wsUrl}?token=${c.token}`);
     onTestFinished(() => peer.close());
@@ -548,11 +552,7 @@ describe('limits', () => {
     peer.send(new Uint8Array(max + 1).fill(0xc0));
     expect(await peer.replyAfter(i)).toMatchObject({ kind: 'close', code: 1009 });
     expect((await statusOf(c.base))?.state).toBe('waiting');
-    // One retry: in 1 of ~20 full-suite runs on a loaded 2-core box the raw client saw the
-    // connection end 5 ms in without the close frame (a TCP reset racing the frame it follows;
-    // not reproduced in 9 targeted runs under load). A server that resets instead of answering
-    // 1009 — the bug this test was written for — fails both tries.
-  }, { timeout: 60_000, retry: 1 });
+  });
 
   test('a standard client sending a 16 MiB frame is told why: close code 1009 (not an abnormal 1006)', async () => {
     const c = await limitsCoordinator();
