@@ -73,7 +73,7 @@ export const determinism: Section = {
       notes: [
         'cost = 1 − deterministic / one-pass samples/s (ratio of medians); per CPU-s: the same from samples per CPU-second of the cell (1-thread rows: robust to other load)',
         'deterministic: the bits are the same for any thread count, any number of workers and any arrival order; one pass per thread: the bits change with the thread count',
-        'the deterministic path computes the forward pass and deltas over up to 256 rows at once and fuses the per-micro-batch weight gradients and their tree additions into one kernel call per layer (Kernels.gemmTnBlocks, native; wasm runs the reference: one gemm per micro-batch plus SIMD adds)',
+        'the deterministic path computes the forward pass and deltas over up to 256 rows at once and fuses the per-micro-batch weight gradients and their tree additions into one kernel call per layer (Kernels.gemmTnBlocks: native and WASM; the JS reference runs one gemm per micro-batch plus adds)',
         ...notes,
       ],
     });

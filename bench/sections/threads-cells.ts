@@ -5,7 +5,7 @@ import { createModel, Optimizer, Rng } from '@gradmesh/core';
 import { batchIndices } from '@gradmesh/data';
 import { loadDataset } from '@gradmesh/data/node';
 import { addInto, LocalEngine, reduceNodes, Trainer, type GradientEngine } from '@gradmesh/engine';
-import { PoolEngine, updateKernels, type ContextSpec } from '@gradmesh/engine/node';
+import { nodeAdd, PoolEngine, updateKernels, type ContextSpec } from '@gradmesh/engine/node';
 import type { Cell } from '../lib/cell.js';
 import { engineKernelChoices, loadKernels, type KernelName } from '../lib/kernel-sets.js';
 import { datasetName, paramCountOf, specOf, type Arch } from '../lib/models.js';
@@ -100,6 +100,8 @@ export async function poolBreakdown(args: { archs: Arch[]; runs: number; blockMs
       const copy: Record<string, number> = {};
       const slot: Record<string, number> = {};
       const reduce: Record<string, number> = {};
+      // What PoolEngine merges with (nodeAdd: native axpy when the addon loads, the same bits as addInto).
+      const add = nodeAdd();
       for (const a of args.archs) {
         const P = paramCountOf(a);
         const src = new Float32Array(P).fill(0.5);
@@ -111,12 +113,12 @@ export async function poolBreakdown(args: { archs: Arch[]; runs: number; blockMs
         copy[a.name] = us(timeBlocksCpu(f1, repsFor(f1, args.blockMs), args.runs));
         const f2 = () => slotBuf.set(src, P);
         slot[a.name] = us(timeBlocksCpu(f2, repsFor(f2, args.blockMs), args.runs));
-        const f3 = () => addInto(dst, src);
+        const f3 = () => add(dst, src);
         reduce[a.name] = us(timeBlocksCpu(f3, repsFor(f3, args.blockMs), args.runs));
       }
       rows.push({ part: 'parameters → SharedArrayBuffer (setParams, per step)', us: copy });
       rows.push({ part: "a thread's gradient → its shared slot (per thread)", us: slot });
-      rows.push({ part: 'reduce 2 threads: addInto (per step)', us: reduce });
+      rows.push({ part: `reduce 2 threads: the pool's add (${add === addInto ? 'JS loop' : 'native SIMD axpy'}, per step)`, us: reduce });
       // reduceNodes' bookkeeping alone, on a 2-leaf tree of tiny buffers.
       const g = () => reduceNodes(2, 0, 2, [{ lo: 0, hi: 1, loss: 0, grad: new Float32Array(4) }, { lo: 1, hi: 2, loss: 0, grad: new Float32Array(4) }]);
       rows.push({ part: 'reduceNodes bookkeeping (2 nodes, no data)', us: { all: us(timeBlocksCpu(g, repsFor(g, args.blockMs), args.runs)) } });
