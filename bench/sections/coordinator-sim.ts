@@ -195,7 +195,7 @@ function stepParts(P: number, runs: number, blockMs: number): Array<{ part: stri
     { part: `NaN/Inf scan of one gradient (the coordinator's: ${allFinite === isFiniteArray ? 'JS loop' : 'native SIMD'})`, us: us(() => allFinite(grad)), perStep: 2, group: 'reduce' },
     { part: `add the 2nd gradient into the 1st (the coordinator's add: ${addName})`, us: us(() => add(acc, grad)), perStep: 1, group: 'reduce' },
     { part: 'SGD update (Optimizer.apply)', us: us(() => opt.apply(params, grad, 256)), perStep: 1, group: 'update' },
-    { part: 'encode the params message (once per worker)', us: us(() => encode({ type: 'params', version: 1, params })), perStep: 2, group: 'update' },
+    { part: 'encode the params message (once per step: every worker gets the same frame)', us: us(() => encode({ type: 'params', version: 1, params })), perStep: 1, group: 'update' },
   ];
   const ws = wsBufferUtil();
   if (ws) {

@@ -192,7 +192,7 @@ export const coordinator: Section = {
         rows: [
           ...parts.map((p) => [p.part, fmt(p.us), String(p.perStep), fmt(p.us * p.perStep)]),
           ['reduction: 2 gradients in, one sum out (decode, validate, scan, add)', '', '', fmt(reduceUs)],
-          ['update + broadcast (SGD, params encoded per worker)', '', '', fmt(groupUs('update'))],
+          ['update + broadcast (SGD, params encoded once for all workers)', '', '', fmt(groupUs('update'))],
           ['total on the coordinator', '', '', fmt(coordUs)],
         ],
         notes: [
