@@ -1,5 +1,5 @@
 export type { Kernels } from './kernels/types.js';
-export { PLAN_LEAF, PLAN_ADD, MAX_PLAN_SLOTS, separatePlan, checkPlan, gemmTnBlocksReference, runPlanScalar, type BlockPlan } from './kernels/blocks.js';
+export { PLAN_LEAF, PLAN_ADD, PLAN_LEAF_ADD, MAX_PLAN_SLOTS, separatePlan, checkPlan, fusePlanOps, gemmTnBlocksReference, runPlanScalar, type BlockPlan } from './kernels/blocks.js';
 export { jsKernels } from './kernels/js.js';
 /** The JS references of the Kernels interface's optional element-wise passes (the bits any implementation must give). */
 export * as jsElementwise from './kernels/elementwise.js';

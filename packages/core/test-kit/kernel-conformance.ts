@@ -334,6 +334,29 @@ export function randomPlan(blocks: number, seed: number): BlockPlan {
   return { ops: Int32Array.from(ops), slots, outSlots: Int32Array.from(outs) };
 }
 
+/** The pairwise tree over `blocks` leaves, slots reused as it goes (the shape the engine's coverPlan gives). */
+export function treePlan(blocks: number): BlockPlan {
+  const ops: number[] = [];
+  const free: number[] = [];
+  let slots = 0;
+  const value = (lo: number, n: number): number => {
+    if (n === 1) {
+      const s = free.pop() ?? slots++;
+      ops.push(PLAN_LEAF, lo, s);
+      return s;
+    }
+    const half = 2 ** Math.ceil(Math.log2(n)) / 2;
+    const left = value(lo, Math.min(half, n));
+    if (n <= half) return left;
+    const right = value(lo + half, n - half);
+    ops.push(PLAN_ADD, left, right);
+    free.push(right);
+    return left;
+  };
+  const root = value(0, blocks);
+  return { ops: Int32Array.from(ops), slots: Math.max(slots, 1), outSlots: Int32Array.of(root) };
+}
+
 /**
  * Kernels.gemmTnBlocks against gemmTnBlocksReference on the same kernel set:
  * the fused form must give exactly the bits of one TN gemm per block plus
@@ -362,7 +385,8 @@ export function describeBlocksConformance(name: string, make: () => Kernels): vo
           const A = randomFill(k.alloc(rows * m), seed);
           const B = randomFill(new Float32Array(rows * n), seed + 99); // one operand in the kernels' memory, one outside
           for (let i = 0; i < A.length; i += 3) A[i] = 0; // sparse rows, like relu outputs
-          const plan = trial === 0 ? separatePlan(sizes.length) : randomPlan(sizes.length, seed);
+          // separate outputs; a balanced tree (where kernels fuse leaf + add); random plans
+          const plan = trial === 0 ? separatePlan(sizes.length) : trial === 1 ? treePlan(sizes.length) : randomPlan(sizes.length, seed);
           const got = Array.from(plan.outSlots, (_, i) => (i % 2 ? k.alloc(m * n) : new Float32Array(m * n)).fill(5));
           k.gemmTnBlocks!(m, n, A, B, bounds, plan, got);
           const slots: Float32Array[] = [];

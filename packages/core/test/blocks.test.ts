@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { Model, PLAN_ADD, PLAN_LEAF, Rng, separatePlan, type BlockPlan, type ModelSpec } from '@gradmesh/core';
+import { fusePlanOps, Model, PLAN_ADD, PLAN_LEAF, PLAN_LEAF_ADD, Rng, separatePlan, type BlockPlan, type ModelSpec } from '@gradmesh/core';
 import { randomBatch, randomParams } from './fixtures.js';
 import { KERNEL_SETS } from './kernel-sets.js';
 
@@ -136,5 +136,18 @@ describe('lossAndGradBlocks input checks', () => {
     expect(run(10, { ops: Int32Array.of(PLAN_LEAF, 0, 0, PLAN_ADD, 0, 0), slots: 1, outSlots: Int32Array.of(0) }, g(1))).toThrow(/to itself/);
     expect(run(10, { ops: Int32Array.of(PLAN_LEAF, 0, 5), slots: 2, outSlots: Int32Array.of(0) }, g(1))).toThrow(/slot 5/);
     expect(run(10, { ops: Int32Array.of(9, 0, 0), slots: 1, outSlots: Int32Array.of(0) }, g(1))).toThrow(/unknown plan op/);
+  });
+});
+
+describe('fusePlanOps', () => {
+  const plan = (ops: number[], outSlots: number[], slots = 4): BlockPlan => ({ ops: Int32Array.from(ops), slots, outSlots: Int32Array.from(outSlots) });
+  test('fuses a leaf into the addition that consumes it, only when the leaf is never read again', () => {
+    // ((b0 + b1) + (b2 + b3)): leaves 1 and 3 fuse; leaf 2 does not (slot 1 is read by the last add).
+    const tree = plan([PLAN_LEAF, 0, 0, PLAN_LEAF, 1, 1, PLAN_ADD, 0, 1, PLAN_LEAF, 2, 1, PLAN_LEAF, 3, 2, PLAN_ADD, 1, 2, PLAN_ADD, 0, 1], [0]);
+    expect([...fusePlanOps(tree)]).toEqual([PLAN_LEAF, 0, 0, PLAN_LEAF_ADD, 1, 0, PLAN_LEAF, 2, 1, PLAN_LEAF_ADD, 3, 1, PLAN_ADD, 0, 1]);
+    // The leaf's slot is an output, or read later: no fusion.
+    expect([...fusePlanOps(plan([PLAN_LEAF, 0, 0, PLAN_LEAF, 1, 1, PLAN_ADD, 0, 1], [0, 1]))]).toEqual([PLAN_LEAF, 0, 0, PLAN_LEAF, 1, 1, PLAN_ADD, 0, 1]);
+    const readLater = [PLAN_LEAF, 0, 0, PLAN_LEAF, 1, 1, PLAN_ADD, 0, 1, PLAN_LEAF, 2, 2, PLAN_ADD, 2, 1];
+    expect([...fusePlanOps(plan(readLater, [0, 2]))]).toEqual(readLater);
   });
 });

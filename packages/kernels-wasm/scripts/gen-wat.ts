@@ -202,7 +202,9 @@ export function generateWat(p: KernelParams = DEFAULT_PARAMS): string {
   emit(`  (func $tile (param $kc i32) (param $pa i32) (param $pb i32) (param $pc i32) (param $ldc i32) (param $loadc i32)`);
   emit(`    ${rows.flatMap((i) => vecs.map((v) => `(local ${acc(i, v)} v128)`)).join(' ')}`);
   emit(`    ${vecs.map((v) => `(local $b${v} v128)`).join(' ')} (local $av v128) (local $end i32) (local $last i32) (local $row i32)`);
-  emit(`    (if (local.get $loadc) (then`);
+  // $loadc: 0 = from +0, 1 = the chain starts from C, 2 = from +0 and C added once at the end
+  // (a block plan's leaf fused with the addition that consumes it; the same float adds).
+  emit(`    (if (i32.eq (local.get $loadc) (i32.const 1)) (then`);
   emit(`      (local.set $row (local.get $pc))`);
   for (const i of rows) {
     for (const v of vecs) emit(`      (local.set ${acc(i, v)} (v128.load offset=${16 * v} (local.get $row)))`);
@@ -219,6 +221,13 @@ export function generateWat(p: KernelParams = DEFAULT_PARAMS): string {
   emit(`    (if (i32.ne (local.get $pb) (local.get $last)) (then (loop $steps`);
   emit(kstep('      '));
   emit(`      (br_if $steps (i32.ne (local.get $pb) (local.get $last))))))`);
+  emit(`    (if (i32.eq (local.get $loadc) (i32.const 2)) (then`);
+  emit(`      (local.set $row (local.get $pc))`);
+  for (const i of rows) {
+    for (const v of vecs) emit(`      (local.set ${acc(i, v)} (f32x4.add (v128.load offset=${16 * v} (local.get $row)) (local.get ${acc(i, v)})))`);
+    if (i < MR - 1) emit(`      (local.set $row (i32.add (local.get $row) (local.get $ldc)))`);
+  }
+  emit(`    ))`);
   emit(`    (local.set $row (local.get $pc))`);
   for (const i of rows) {
     for (const v of vecs) emit(`    (v128.store offset=${16 * v} (local.get $row) (local.get ${acc(i, v)}))`);
@@ -536,7 +545,8 @@ ${vecs.map((g) => transpose4(g, NR, '                ')).join('\n')}
             (local.set $op (i32.add (local.get $ops) (i32.mul (local.get $q) (i32.const 12))))
             (local.set $a (i32.load offset=4 (local.get $op)))
             (local.set $b (i32.load offset=8 (local.get $op)))
-            (if (i32.eqz (i32.load (local.get $op)))
+            ;; ops: 0 leaf, 2 leaf added into its slot (fused by the JS side), 1 addition
+            (if (i32.ne (i32.load (local.get $op)) (i32.const 1))
               (then
                 (local.set $p0 (i32.load (i32.add (local.get $bounds) (i32.shl (local.get $a) (i32.const 2)))))
                 (call $tile
@@ -545,7 +555,7 @@ ${vecs.map((g) => transpose4(g, NR, '                ')).join('\n')}
                   (i32.add (local.get $panel) (i32.mul (local.get $p0) (i32.const ${NR * 4})))
                   (i32.add (local.get $ST) (i32.mul (local.get $b) (i32.const ${slotBytes})))
                   (i32.const ${NR * 4})
-                  (i32.const 0)))
+                  (i32.load (local.get $op))))
               (else
                 (local.set $d (i32.add (local.get $ST) (i32.mul (local.get $a) (i32.const ${slotBytes}))))
                 (local.set $s (i32.add (local.get $ST) (i32.mul (local.get $b) (i32.const ${slotBytes}))))

@@ -1,4 +1,4 @@
-import { checkPlan, type BlockPlan, type Kernels } from '@gradmesh/core';
+import { checkPlan, fusePlanOps, type BlockPlan, type Kernels } from '@gradmesh/core';
 import { decodeBase64 } from './base64.js';
 import { KERNELS_WASM_BASE64 } from './generated/kernels.wasm.js';
 import { PAGE_BYTES, wasmApi, type WasmMemory } from './wasm-api.js';
@@ -272,8 +272,9 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
     const pA = place(A, rows * m);
     const pB = place(B, rows * n);
     const pOuts = outs.map((o) => place(o, nc));
+    const ops = fusePlanOps(plan);
     const pBounds = placeInts(bounds.length);
-    const pOps = placeInts(plan.ops.length);
+    const pOps = placeInts(ops.length);
     const pSlots = placeInts(plan.outSlots.length);
     const pPtrs = placeInts(outs.length);
     const S = cursor;
@@ -282,10 +283,10 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
     copyIn(B, rows * n, pB);
     const ints = new Int32Array(memory.buffer);
     ints.set(bounds, pBounds >> 2);
-    ints.set(plan.ops, pOps >> 2);
+    ints.set(ops, pOps >> 2);
     ints.set(plan.outSlots, pSlots >> 2);
     ints.set(pOuts, pPtrs >> 2);
-    ex.gemmTnBlocks(m, n, pA, pB, pBounds, nblocks, pOps, plan.ops.length / 3, pPtrs, pSlots, outs.length, S);
+    ex.gemmTnBlocks(m, n, pA, pB, pBounds, nblocks, pOps, ops.length / 3, pPtrs, pSlots, outs.length, S);
     outs.forEach((o, i) => copyOut(o, nc, pOuts[i]!));
   }
 

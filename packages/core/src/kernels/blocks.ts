@@ -104,3 +104,35 @@ export function runPlanScalar(plan: BlockPlan, leaves: ArrayLike<number>): Float
   }
   return Float64Array.from(plan.outSlots, (s) => slot[s]);
 }
+
+/**
+ * A plan's ops with each leaf that is consumed by the very next op (an
+ * addition into another slot) and never read again fused into one op
+ * [PLAN_LEAF_ADD, block, dstSlot]: a kernel runs it as "dst ← dst + (the
+ * block's product from +0)", the same float additions without storing and
+ * re-reading the leaf. (The native addon does the same in C.)
+ */
+export const PLAN_LEAF_ADD = 2;
+
+export function fusePlanOps(plan: BlockPlan): Int32Array {
+  const { ops, outSlots } = plan;
+  const out: number[] = [];
+  const n = ops.length / 3;
+  for (let q = 0; q < n; q++) {
+    const [op, a, b] = [ops[3 * q], ops[3 * q + 1], ops[3 * q + 2]];
+    if (op === PLAN_LEAF && q + 1 < n && ops[3 * q + 3] === PLAN_ADD && ops[3 * q + 5] === b && ops[3 * q + 4] !== b && !outSlots.includes(b)) {
+      let dead = true;
+      for (let r = q + 2; dead && r < n; r++) {
+        if (ops[3 * r] === PLAN_LEAF && ops[3 * r + 2] === b) break; // rewritten before any read
+        if (ops[3 * r] === PLAN_ADD && (ops[3 * r + 1] === b || ops[3 * r + 2] === b)) dead = false;
+      }
+      if (dead) {
+        out.push(PLAN_LEAF_ADD, a, ops[3 * q + 4]);
+        q++;
+        continue;
+      }
+    }
+    out.push(op, a, b);
+  }
+  return Int32Array.from(out);
+}

@@ -4,7 +4,7 @@
   (func $tile (param $kc i32) (param $pa i32) (param $pb i32) (param $pc i32) (param $ldc i32) (param $loadc i32)
     (local $c0_0 v128) (local $c0_1 v128) (local $c1_0 v128) (local $c1_1 v128) (local $c2_0 v128) (local $c2_1 v128) (local $c3_0 v128) (local $c3_1 v128) (local $c4_0 v128) (local $c4_1 v128)
     (local $b0 v128) (local $b1 v128) (local $av v128) (local $end i32) (local $last i32) (local $row i32)
-    (if (local.get $loadc) (then
+    (if (i32.eq (local.get $loadc) (i32.const 1)) (then
       (local.set $row (local.get $pc))
       (local.set $c0_0 (v128.load offset=0 (local.get $row)))
       (local.set $c0_1 (v128.load offset=16 (local.get $row)))
@@ -43,6 +43,23 @@
       (local.set $pa (i32.add (local.get $pa) (i32.const 20)))
       (local.set $pb (i32.add (local.get $pb) (i32.const 32)))
       (br_if $steps (i32.ne (local.get $pb) (local.get $last))))))
+    (if (i32.eq (local.get $loadc) (i32.const 2)) (then
+      (local.set $row (local.get $pc))
+      (local.set $c0_0 (f32x4.add (v128.load offset=0 (local.get $row)) (local.get $c0_0)))
+      (local.set $c0_1 (f32x4.add (v128.load offset=16 (local.get $row)) (local.get $c0_1)))
+      (local.set $row (i32.add (local.get $row) (local.get $ldc)))
+      (local.set $c1_0 (f32x4.add (v128.load offset=0 (local.get $row)) (local.get $c1_0)))
+      (local.set $c1_1 (f32x4.add (v128.load offset=16 (local.get $row)) (local.get $c1_1)))
+      (local.set $row (i32.add (local.get $row) (local.get $ldc)))
+      (local.set $c2_0 (f32x4.add (v128.load offset=0 (local.get $row)) (local.get $c2_0)))
+      (local.set $c2_1 (f32x4.add (v128.load offset=16 (local.get $row)) (local.get $c2_1)))
+      (local.set $row (i32.add (local.get $row) (local.get $ldc)))
+      (local.set $c3_0 (f32x4.add (v128.load offset=0 (local.get $row)) (local.get $c3_0)))
+      (local.set $c3_1 (f32x4.add (v128.load offset=16 (local.get $row)) (local.get $c3_1)))
+      (local.set $row (i32.add (local.get $row) (local.get $ldc)))
+      (local.set $c4_0 (f32x4.add (v128.load offset=0 (local.get $row)) (local.get $c4_0)))
+      (local.set $c4_1 (f32x4.add (v128.load offset=16 (local.get $row)) (local.get $c4_1)))
+    ))
     (local.set $row (local.get $pc))
     (v128.store offset=0 (local.get $row) (local.get $c0_0))
     (v128.store offset=16 (local.get $row) (local.get $c0_1))
@@ -358,7 +375,8 @@
             (local.set $op (i32.add (local.get $ops) (i32.mul (local.get $q) (i32.const 12))))
             (local.set $a (i32.load offset=4 (local.get $op)))
             (local.set $b (i32.load offset=8 (local.get $op)))
-            (if (i32.eqz (i32.load (local.get $op)))
+            ;; ops: 0 leaf, 2 leaf added into its slot (fused by the JS side), 1 addition
+            (if (i32.ne (i32.load (local.get $op)) (i32.const 1))
               (then
                 (local.set $p0 (i32.load (i32.add (local.get $bounds) (i32.shl (local.get $a) (i32.const 2)))))
                 (call $tile
@@ -367,7 +385,7 @@
                   (i32.add (local.get $panel) (i32.mul (local.get $p0) (i32.const 32)))
                   (i32.add (local.get $ST) (i32.mul (local.get $b) (i32.const 160)))
                   (i32.const 32)
-                  (i32.const 0)))
+                  (i32.load (local.get $op))))
               (else
                 (local.set $d (i32.add (local.get $ST) (i32.mul (local.get $a) (i32.const 160))))
                 (local.set $s (i32.add (local.get $ST) (i32.mul (local.get $b) (i32.const 160))))
