@@ -74,7 +74,9 @@ export const error = fc.record(
   { requiredKeys: ['type', 'code', 'message', 'fatal'] },
 );
 
-const json = fc.jsonValue({ maxDepth: 3 });
+// Without "__proto__" keys (fast-check generates them on purpose): the codec renames that key on
+// decode by design (codec-safety.test.ts tests it), so such a value cannot round-trip unchanged.
+const json = fc.jsonValue({ maxDepth: 3 }).filter((v) => !JSON.stringify(v).includes('"__proto__"'));
 
 export const welcome = fc.record({
   type: fc.constant('welcome' as const),
@@ -87,7 +89,7 @@ export const welcome = fc.record({
         datasetUrl: fc.option(fc.webUrl(), { nil: null }),
         // Through JSON, as a spec file would be: that also turns -0 into 0, which
         // msgpackr would do anyway (it writes an integral -0 as the integer 0).
-        spec: fc.dictionary(fc.string({ maxLength: 10 }), json, { maxKeys: 5 }).map((d) => JSON.parse(JSON.stringify(d)) as Record<string, unknown>),
+        spec: fc.dictionary(fc.string({ maxLength: 10 }).filter((k) => k !== '__proto__'), json, { maxKeys: 5 }).map((d) => JSON.parse(JSON.stringify(d)) as Record<string, unknown>),
         paramCount: fc.integer({ min: 1, max: 1 << 20 }),
         batch: fc.integer({ min: 1, max: 4096 }),
         microBatch: fc.integer({ min: 1, max: 4096 }),
