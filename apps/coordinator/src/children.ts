@@ -19,3 +19,10 @@ export async function stopChildren(children: ChildProcess[], graceMs = 3000): Pr
     ),
   );
 }
+
+/**
+ * The Node flag every gradmesh process that moves parameter-sized frames each
+ * step runs with (local workers, `pnpm start`, `pnpm gradmesh`, the bench's
+ * workers): see the comment where local workers are spawned.
+ */
+export const WORKER_HEAP_FLAG = '--initial-old-space-size=128';
