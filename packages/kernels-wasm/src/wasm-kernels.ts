@@ -242,6 +242,9 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
     copyOut(y, length, py);
   }
 
+  // Plans are reused step after step (the engine caches them): fuse each once.
+  const fused = new WeakMap<BlockPlan, Int32Array>();
+
   /** Places `count` i32s in the scratch; returns the byte offset. */
   function placeInts(count: number): number {
     const at = cursor;
@@ -272,7 +275,8 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
     const pA = place(A, rows * m);
     const pB = place(B, rows * n);
     const pOuts = outs.map((o) => place(o, nc));
-    const ops = fusePlanOps(plan);
+    let ops = fused.get(plan);
+    if (ops === undefined) fused.set(plan, (ops = fusePlanOps(plan)));
     const pBounds = placeInts(bounds.length);
     const pOps = placeInts(ops.length);
     const pSlots = placeInts(plan.outSlots.length);

@@ -617,11 +617,8 @@ export class Coordinator extends EventEmitter {
         w.handle.send(msg);
         continue;
       }
-      if (!frames.has(msg)) {
-        // A frame with a large payload is freshly allocated by encode; a small one is copied out of msgpackr's buffer.
-        const f = encode(msg);
-        frames.set(msg, f.byteLength >= 1 << 16 ? f : f.slice());
-      }
+      // A frame stays valid after later encodes (codec.ts), so one serves every worker.
+      if (!frames.has(msg)) frames.set(msg, encode(msg));
       w.handle.sendEncoded(frames.get(msg)!);
     }
   }

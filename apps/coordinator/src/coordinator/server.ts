@@ -210,26 +210,11 @@ export class CoordinatorServer {
     let corked = false;
     const handle: WorkerHandle = {
       send: (msg: ServerMessage) => {
-        if (ws.readyState !== ws.OPEN) return;
-        if (socket && !corked) {
-          corked = true;
-          socket.cork();
-          setImmediate(() => {
-            corked = false;
-            socket.uncork();
-          });
-        }
-        // A worker that cannot drain what it is sent falls out of the run rather than growing our memory.
-        if (ws.bufferedAmount > maxBuffered) {
-          dropSlow();
-          return;
-        }
-        const bytes = encode(msg);
-        this.wire.sentBytes += bytes.byteLength;
-        ws.send(bytes);
+        if (ws.readyState === ws.OPEN) handle.sendEncoded!(encode(msg));
       },
       sendEncoded: (bytes: Uint8Array) => {
         if (ws.readyState !== ws.OPEN) return;
+        // A worker that cannot drain what it is sent falls out of the run rather than growing our memory.
         if (ws.bufferedAmount > maxBuffered) {
           dropSlow();
           return;

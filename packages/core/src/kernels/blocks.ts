@@ -16,6 +16,7 @@ import type { Kernels } from './types.js';
 export const PLAN_LEAF = 0;
 export const PLAN_ADD = 1;
 
+/** Treated as immutable once made: kernels may cache what they derive from a plan object. */
 export interface BlockPlan {
   /** Triples: [PLAN_LEAF, block, slot] or [PLAN_ADD, dstSlot, srcSlot]. */
   readonly ops: Int32Array;
