@@ -26,12 +26,13 @@ export async function engineCell(args: { arch: Arch; engine: 'local' | 'pool'; t
     throw new Error(`PoolEngine cannot run the ${kname} kernels yet`);
   }
   const model = createModel(spec, kernels);
-  const params = new Float32Array(model.paramCount);
-  model.initParams(params, new Rng(SEED));
   const engine: GradientEngine =
     args.engine === 'pool'
       ? new PoolEngine({ threads: args.threads, paramCount: model.paramCount, context: { dataset: name, spec, kernels: kname } as ContextSpec })
       : new LocalEngine(model, ds.train);
+  // As the CLI does: the pool's threads read the trainer's parameters in place.
+  const params = engine.paramsBuffer ?? new Float32Array(model.paramCount);
+  model.initParams(params, new Rng(SEED));
   // The update as the CLI runs it (the fastest axpy; the same bits whichever).
   const trainer = new Trainer(params, new Optimizer({ kind: 'sgd', lr: 0.01 }, model.paramCount, updateKernels(kernels)), engine, (t) => batchIndices(ds.train.n, a.batch, SEED, t), a.batch, args.microBatch);
   return {

@@ -29,6 +29,14 @@ export interface GradResult {
 export interface GradientEngine {
   readonly kind: string;
   readonly threads: number;
+  /**
+   * Where the engine reads the parameters from, when it holds them in a
+   * buffer of its own (a thread pool's SharedArrayBuffer). A caller that keeps
+   * its parameters in this very array (and updates them there) makes
+   * setParams free: no per-step copy of the model.
+   */
+  readonly paramsBuffer?: Float32Array;
+  /** The parameters for the next compute(); copied unless `params` is paramsBuffer itself. */
   setParams(version: number, params: Float32Array): void;
   compute(task: GradTask): Promise<GradResult>;
   close(): Promise<void>;

@@ -66,14 +66,15 @@ async function runTraining(
   progress: Progress,
 ): Promise<number> {
   const model = createModel(cfg.spec, loadKernels(cfg.kernels, paramLayout(cfg.spec).paramCount).kernels);
-  const params = new Float32Array(model.paramCount);
-  model.initParams(params, new Rng(cfg.seed));
-  // The update on the trainer's own copy of the parameters: the fastest axpy (the same bits whichever).
-  const optimizer = new Optimizer(cfg.optimizer, model.paramCount, updateKernels(model.kernels));
   const engine: GradientEngine =
     threads > 1
       ? new PoolEngine({ threads, paramCount: model.paramCount, context: { dataset: cfg.dataset, spec: cfg.spec, kernels: cfg.kernels, ...(cfg.label ? { label: cfg.label } : {}) } })
       : new LocalEngine(model, ds.train);
+  // Train in the pool's shared parameters (the threads read them in place: no per-step copy).
+  const params = engine.paramsBuffer ?? new Float32Array(model.paramCount);
+  model.initParams(params, new Rng(cfg.seed));
+  // The update on the trainer's own copy of the parameters: the fastest axpy (the same bits whichever).
+  const optimizer = new Optimizer(cfg.optimizer, model.paramCount, updateKernels(model.kernels));
   const spe = stepsPerEpoch(ds.train.n, cfg.batch);
   const trainer = new Trainer(params, optimizer, engine, (t) => batchIndices(ds.train.n, cfg.batch, cfg.seed, t), cfg.batch, cfg.microBatch);
 

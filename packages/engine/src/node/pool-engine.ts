@@ -54,8 +54,14 @@ export class PoolEngine implements GradientEngine {
     });
   }
 
+  /** The shared parameters the threads read: train in this array and setParams copies nothing. */
+  get paramsBuffer(): Float32Array {
+    return this.params;
+  }
+
   setParams(_version: number, params: Float32Array): void {
-    this.params.set(params);
+    if (params.length !== this.paramCount) throw new RangeError(`setParams: ${params.length} parameters, the pool was built for ${this.paramCount}`);
+    if (params !== this.params) this.params.set(params);
   }
 
   async compute(task: GradTask): Promise<GradResult> {
