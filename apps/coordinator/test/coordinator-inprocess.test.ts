@@ -7,7 +7,7 @@ import { B, MB, ds, plan, reference, setup, spec } from './spirals-run.js';
 const STEPS = 12;
 
 /** A worker in this process: computes tasks with LocalEngine, or misbehaves as told. */
-function fakeWorker(c: () => Coordinator, id: () => string, behave: (taskId: number, step: number) => 'ok' | 'fail' | 'silent') {
+function fakeWorker(c: () => Coordinator, id: () => string, behave: (taskId: number, step: number) => 'ok' | 'fail' | 'silent', computeMs: (step: number, samples: number) => number = () => 1) {
   const { model } = setup();
   const engine = new LocalEngine(model, ds.train);
   // One task at a time, in order, like the real client (an engine's result is valid until its next compute).
@@ -22,7 +22,7 @@ function fakeWorker(c: () => Coordinator, id: () => string, behave: (taskId: num
         if (how === 'fail') return c().taskFailed(id(), msg.taskId);
         const r = await engine.compute({ step: msg.step, batch: msg.batch, microBatch: MB, mbLo: msg.mbLo, mbHi: msg.mbHi, indices: msg.indices.slice() });
         const packed = packNodes(r.nodes, model.paramCount);
-        const code = c().gradient(id(), { type: 'gradient', step: msg.step, taskId: msg.taskId, samples: r.samples, computeMs: 1, nodes: packed.nodes, losses: packed.losses, grad: packed.grad.slice() });
+        const code = c().gradient(id(), { type: 'gradient', step: msg.step, taskId: msg.taskId, samples: r.samples, computeMs: computeMs(msg.step, r.samples), nodes: packed.nodes, losses: packed.losses, grad: packed.grad.slice() });
         if (code) throw new Error(`gradient refused: ${code}`);
       });
     },
@@ -63,4 +63,34 @@ test('a worker that reports a task failed, and one that goes silent, cost no sam
   }
   expect(coord.ledger.entries.some((e) => e.status === 'lost')).toBe(true);
   expect(coord.ledger.entries.some((e) => e.status === 'reassigned')).toBe(true);
+});
+
+test('one slow task does not move the next split: shares follow the median of recent speeds', { timeout: 20_000 }, async () => {
+  const { params, optimizer } = setup();
+  const coord: Coordinator = new Coordinator({
+    run: { runId: 'r', dataset: 'spirals', datasetUrl: null, spec: spec as never, paramCount: params.length, batch: B, microBatch: MB, seed: 1 },
+    params,
+    optimizer,
+    plan,
+    startStep: 0,
+    totalSteps: 14,
+    minWorkers: 2,
+    deadlineFloorMs: 60_000,
+  });
+  const ids: string[] = [];
+  // Two equally fast workers (1 ms per sample); the first is 3× slower at step 5 only, and
+  // from step 7 on the second is twice as fast for good.
+  const msPer = [(step: number) => (step === 5 ? 3 : 1), (step: number) => (step >= 7 ? 0.5 : 1)];
+  const handles = msPer.map((f, i) => fakeWorker(() => coord, () => ids[i]!, () => 'ok', (step, samples) => f(step) * samples));
+  for (const h of handles) ids.push(coord.join(h, { type: 'hello', protocol: 1, name: 'w', kind: 'node', threads: 1 }).id);
+  await coord.run();
+  const counts = (step: number) => ids.map((id) => coord.ledger.entries.filter((e) => e.step === step && e.worker === id && e.status === 'assigned').reduce((n, e) => n + e.mbHi - e.mbLo, 0));
+  const m = Math.ceil(B / MB);
+  expect(counts(6)).toEqual([m / 2, m / 2]); // the spike at step 5 is ignored
+  // A lasting change does move it, once it is most of the recent measurements (3 of 5).
+  expect(counts(8)).toEqual([m / 2, m / 2]);
+  const later = counts(12);
+  expect(later[1]!).toBeGreaterThan(later[0]!);
+  const ref = await reference(14);
+  expect(new Uint8Array(params.buffer)).toEqual(new Uint8Array(ref.buffer));
 });

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
-import { WorkerClient, type ClientStatus } from '@gradmesh/client';
+import { WorkerClient, type ClientStatus, type WebSocketLike } from '@gradmesh/client';
 import { NodeTaskEngine } from './task-engine.js';
 
 export { NodeTaskEngine } from './task-engine.js';
@@ -10,6 +10,12 @@ export interface WorkerOptions {
   token: string;
   threads: number;
   name?: string;
+  /**
+   * Mask client frames with random keys (RFC 6455). Default false: an
+   * all-zero key, which `ws` recognises and skips — frames leave without
+   * being copied and XORed. See nodeSocket.
+   */
+  randomMask?: boolean;
   log?: (line: string) => void;
   onStatus?: (s: ClientStatus) => void;
 }
@@ -29,7 +35,8 @@ export async function runWorker(opts: WorkerOptions): Promise<{ reason: string }
     kind: 'node',
     threads: opts.threads,
     engine,
-    WebSocket: WebSocket as never,
+    WebSocket: nodeSocket(opts.randomMask ?? false) as never,
+    sendParts,
     log,
     reconnect: { initialMs: 200, maxMs: 5000, maxAttempts: 40 },
     ...(opts.onStatus ? { onStatus: opts.onStatus } : {}),
@@ -44,4 +51,37 @@ export async function runWorker(opts: WorkerOptions): Promise<{ reason: string }
     process.off('SIGTERM', stop);
     await engine.close();
   }
+}
+
+/**
+ * The worker's WebSocket: `ws` with no compression offer and, unless
+ * `randomMask`, an all-zero masking key. RFC 6455 has clients mask with
+ * random keys so that script-chosen bytes cannot pose as HTTP to a proxy
+ * cache between a browser and a server; a Node worker sends only the
+ * gradients it computed, so a zero key loses nothing there — and over
+ * wss:// TLS hides the bytes anyway. What it saves: masking copies every
+ * frame (2.7 MB per 784-512-512-10 gradient) into a fresh buffer and XORs
+ * it; a zero key lets `ws` write the gradient's own memory. Browsers always
+ * mask (their WebSocket gives no choice).
+ */
+export function nodeSocket(randomMask: boolean): new (url: string) => WebSocket {
+  const options = { perMessageDeflate: false, ...(randomMask ? {} : { generateMask: (mask: Buffer) => mask.fill(0) }) };
+  return class NodeWebSocket extends WebSocket {
+    constructor(url: string) {
+      super(url, options);
+    }
+  };
+}
+
+/**
+ * One message as consecutive WebSocket fragments, one per piece (no join);
+ * `done` when the last is written out. Nothing else is sent in between:
+ * the pieces go out in one synchronous loop.
+ */
+export function sendParts(socket: WebSocketLike, parts: Uint8Array[], done: (error?: Error) => void): void {
+  const ws = socket as unknown as WebSocket;
+  parts.forEach((part, i) => {
+    const last = i === parts.length - 1;
+    ws.send(part, { binary: true, fin: last }, last ? (error?: Error) => done(error ?? undefined) : undefined);
+  });
 }

@@ -66,6 +66,16 @@ export interface WorkerClientOptions {
   onStatus?: (status: ClientStatus) => void;
   /** Source of jitter for reconnect delays (default Math.random). */
   random?: () => number;
+  /**
+   * Sends one message given as consecutive pieces without joining them
+   * (with `ws`: one WebSocket fragment each) and calls `done` once they are
+   * written out, after which the pieces may change. Gradients then leave
+   * without being copied into a frame (2.7 MB for 784-512-512-10); the next
+   * task waits for `done`, because the engine computes it into the same
+   * memory. Optional: a browser's send copies its argument and cannot
+   * fragment, so browsers send joined frames.
+   */
+  sendParts?: (socket: WebSocketLike, parts: Uint8Array[], done: (error?: Error) => void) => void;
 }
 
 export type ClientState =

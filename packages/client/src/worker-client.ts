@@ -3,6 +3,7 @@ import {
   PROTOCOL_VERSION,
   decodeServerMessage,
   encode,
+  encodeParts,
   errorCodeForClose,
   errorMessage,
   gradientFields,
@@ -67,6 +68,8 @@ export class WorkerClient {
   #retryTimer: unknown = null;
   #scheduler = new TaskScheduler();
   #pumping = false;
+  /** Settles the gradient send in flight (sendParts), if any. */
+  #unsent: ((error?: Error) => void) | null = null;
   #setup: { runId: string; promise: Promise<void>; done: boolean } | null = null;
   #run: RunInfo | null = null;
   /** The run's parameter view and gradient residual when it is compressed; null otherwise. */
@@ -200,6 +203,8 @@ export class WorkerClient {
   /** Forget the current socket (closing it if still open) and what it carried. */
   #drop(): void {
     this.#clearConnectTimer();
+    // A send still in flight will never finish on this socket: let the task loop go on.
+    this.#unsent?.();
     const socket = this.#socket;
     this.#socket = null;
     this.#scheduler.clear();
@@ -394,7 +399,9 @@ export class WorkerClient {
       // An engine bug is reported here, naming the field, rather than as the coordinator's BAD_MESSAGE.
       const problem = checkGradient(gradient, this.#run?.paramCount);
       if (problem !== undefined) throw new Error(`engine returned a bad result: ${problem}`);
-      this.#send(this.#compressed(gradient));
+      const out = this.#compressed(gradient);
+      if (this.#o.sendParts) await this.#sendParts(out);
+      else this.#send(out);
       this.#count(task, r.samples, r.computeMs, r.losses);
     } catch (error) {
       this.#log(`task ${task.taskId} failed: ${messageOf(error)}`);
@@ -443,6 +450,29 @@ export class WorkerClient {
     } catch (error) {
       this.#log(`send failed: ${messageOf(error)}`); // the close event follows
     }
+  }
+
+  /** A large message as pieces, no copy; resolves once they are written out (or the connection is gone). */
+  #sendParts(msg: ClientMessage): Promise<void> {
+    const socket = this.#socket;
+    if (socket === null || socket.readyState !== OPEN) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let settled = false;
+      const done = (error?: Error): void => {
+        if (settled) return;
+        settled = true;
+        if (this.#unsent === done) this.#unsent = null;
+        if (error) this.#log(`send failed: ${messageOf(error)}`); // the close event follows
+        resolve();
+      };
+      this.#unsent = done;
+      try {
+        const parts = encodeParts(msg);
+        this.#o.sendParts!(socket, parts, done);
+      } catch (error) {
+        done(error as Error);
+      }
+    });
   }
 
   #speed(): number | undefined {

@@ -97,6 +97,37 @@ describe('joining', () => {
     expect(client.status.stepsDone).toBe(3);
   });
 
+  test('with sendParts, a gradient leaves as pieces (WebSocket fragments) that join to its frame, and the next task waits until they are written out', async () => {
+    server = await startCoordinator();
+    const sent: Uint8Array[][] = [];
+    const finish: Array<(error?: Error) => void> = [];
+    const { client, engine } = makeClient({
+      sendParts: (socket, parts, done) => {
+        sent.push(parts);
+        // Write the pieces now, as fragments; report "written out" only when the test says so.
+        const ws = socket as unknown as WebSocket;
+        parts.forEach((p, i) => ws.send(p, { binary: true, fin: i === parts.length - 1 }));
+        finish.push(done);
+      },
+    });
+    void client.run();
+    const peer = await server.peers.next();
+    await peer.join(runInfo());
+    peer.send(params(1));
+    peer.send(task(1, 1));
+    peer.send(task(2, 1));
+    const g1 = await peer.expect('gradient');
+    same(g1.grad!, expectedResult(task(1, 1), 1).grad);
+    expect(sent).toHaveLength(1);
+    await sleep(30);
+    expect(engine.calls.filter((c) => c.startsWith('compute'))).toEqual(['compute t1 with v1']); // t2 waits: the engine's memory is still being sent
+    finish[0]!();
+    expect((await peer.expect('gradient')).taskId).toBe(2);
+    expect(engine.calls.filter((c) => c.startsWith('compute'))).toEqual(['compute t1 with v1', 'compute t2 with v1']);
+    finish[1]!(new Error('socket hang up')); // a failed write is logged; the close that follows is handled as ever
+    await waitFor(() => client.status.stepsDone === 2);
+  });
+
   test('a task whose params version has not arrived waits for it', async () => {
     server = await startCoordinator();
     const { client, engine } = makeClient();

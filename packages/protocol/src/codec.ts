@@ -40,6 +40,31 @@ export type DecodeResult<T> = { ok: true; msg: T } | { ok: false; code: ErrorCod
  * The result stays valid: msgpackr never writes over a frame it returned.
  */
 export function encode(msg: Message): Uint8Array {
+  const parts = encodeParts(msg);
+  if (parts.length === 1) return parts[0]!;
+  let n = 0;
+  for (const p of parts) n += p.byteLength;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}
+
+/**
+ * The frame `encode` returns, as consecutive pieces whose concatenation is
+ * exactly that frame — without copying the message's largest typed array:
+ * [head, payload, tail] where payload is a view of the caller's array (the
+ * other pieces are small), or one piece when nothing is big enough to align.
+ * A sender that can write several buffers as one message (a `ws` socket:
+ * WebSocket fragments; a socket's writev) saves the copy of the payload
+ * into a fresh frame — 2.7 MB and its page faults per gradient or
+ * parameter broadcast of 784-512-512-10. The payload view aliases the
+ * caller's array: it must not change until the bytes are written out.
+ */
+export function encodeParts(msg: Message): Uint8Array[] {
   const wire: Record<string, unknown> = {};
   let big: { key: string; bytes: Uint8Array } | undefined;
   for (const [key, value] of Object.entries(msg)) {
@@ -56,8 +81,8 @@ export function encode(msg: Message): Uint8Array {
       wire[key] = bytes;
     }
   }
-  if (big === undefined) return plain(packr.pack(wire));
-  return alignedFrame(plain(packr.pack(wire)), big.key, big.bytes) ?? plain(packr.pack({ ...wire, [big.key]: big.bytes }));
+  if (big === undefined) return [plain(packr.pack(wire))];
+  return alignedParts(plain(packr.pack(wire)), big.key, big.bytes) ?? [plain(packr.pack({ ...wire, [big.key]: big.bytes }))];
 }
 
 // In Node msgpackr returns a Buffer; the API promises a plain Uint8Array.
@@ -79,30 +104,28 @@ const PAD_KEY = '_';
  * payload as bin32, then the other fields as msgpackr wrote them. A receive
  * buffer starting at an aligned address keeps the alignment: ws hands over
  * a message longer than a socket read in a fresh buffer, and browsers give
- * an ArrayBuffer. Returns undefined when `rest` is not a small fixmap.
+ * an ArrayBuffer. Returned as [head, payload, tail]; undefined when `rest`
+ * is not a small fixmap.
  */
-function alignedFrame(rest: Uint8Array, key: string, payload: Uint8Array): Uint8Array | undefined {
+function alignedParts(rest: Uint8Array, key: string, payload: Uint8Array): Uint8Array[] | undefined {
   const entries = rest[0]! - 0x80;
   if (!(entries >= 0 && entries + 2 <= 15) || key.length > 31 || !/^[\x20-\x7e]*$/.test(key)) return undefined;
   // map header, "_" key, pad fixstr header, key fixstr, bin32 header
   const fixed = 1 + 2 + 1 + (1 + key.length) + 5;
   const pad = (ALIGN - (fixed % ALIGN)) % ALIGN;
-  const out = new Uint8Array(fixed + pad + payload.byteLength + rest.byteLength - 1);
+  const head = new Uint8Array(fixed + pad);
   let o = 0;
-  out[o++] = 0x80 + entries + 2;
-  out[o++] = 0xa1;
-  out[o++] = PAD_KEY.charCodeAt(0);
-  out[o++] = 0xa0 + pad;
-  out.fill(0x20, o, o + pad);
+  head[o++] = 0x80 + entries + 2;
+  head[o++] = 0xa1;
+  head[o++] = PAD_KEY.charCodeAt(0);
+  head[o++] = 0xa0 + pad;
+  head.fill(0x20, o, o + pad);
   o += pad;
-  out[o++] = 0xa0 + key.length;
-  for (let i = 0; i < key.length; i++) out[o++] = key.charCodeAt(i);
-  out[o++] = 0xc6;
-  new DataView(out.buffer).setUint32(o, payload.byteLength);
-  o += 4;
-  out.set(payload, o);
-  out.set(rest.subarray(1), o + payload.byteLength);
-  return out;
+  head[o++] = 0xa0 + key.length;
+  for (let i = 0; i < key.length; i++) head[o++] = key.charCodeAt(i);
+  head[o++] = 0xc6;
+  new DataView(head.buffer).setUint32(o, payload.byteLength);
+  return [head, payload, rest.subarray(1)];
 }
 
 /**

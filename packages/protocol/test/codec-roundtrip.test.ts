@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { pack, unpack } from 'msgpackr';
 import { describe, expect, test } from 'vitest';
-import { decode, decodeClientMessage, decodeServerMessage, encode, type Message } from '../src/index.js';
+import { decode, decodeClientMessage, decodeServerMessage, encode, encodeParts, type Message } from '../src/index.js';
 import * as arb from './arbitraries.js';
 
 function roundTrip(msg: Message): Message {
@@ -132,6 +132,31 @@ describe('decode of typed arrays: zero-copy when aligned, one copy when not', ()
     const p = encode({ type: 'params', version: 4, params: grad });
     const rp = decodeServerMessage(p);
     expect(rp.ok && rp.msg.type === 'params' && rp.msg.params.buffer === p.buffer).toBe(true);
+  });
+
+  test('encodeParts: the pieces concatenate to exactly encode\'s frame, and the big payload is the caller\'s array, not a copy', () => {
+    fc.assert(
+      fc.property(arb.anyMessage, (msg) => {
+        const parts = encodeParts(msg);
+        const joined = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+        let o = 0;
+        for (const p of parts) {
+          joined.set(p, o);
+          o += p.byteLength;
+        }
+        expect(Buffer.from(joined).equals(Buffer.from(encode(msg)))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+    const grad = Float32Array.from({ length: 70_002 }, (_, i) => i);
+    const parts = encodeParts({ type: 'gradient', step: 3, taskId: 7, samples: 64, computeMs: 1.5, nodes: new Uint32Array([0, 2]), losses: new Float64Array([1.25]), grad });
+    expect(parts).toHaveLength(3);
+    expect(parts[1]!.buffer).toBe(grad.buffer);
+    expect(parts[1]!.byteOffset).toBe(grad.byteOffset);
+    expect(parts[0]!.byteLength % 8).toBe(0); // the payload starts 8-byte aligned in the frame
+    expect(parts[0]!.byteLength + parts[2]!.byteLength).toBeLessThan(256);
+    // Small messages stay one piece.
+    expect(encodeParts({ type: 'params', version: 1, params: new Float32Array(4) })).toHaveLength(1);
   });
 
   test('an ArrayBuffer input (the browser binaryType) decodes too', () => {

@@ -10,6 +10,7 @@ const options: Options = {
   token: { type: 'string', valueName: 'TOKEN', help: "the run's token (printed by gradmesh coordinator)" },
   threads: { type: 'string', valueName: 'N', help: `threads computing gradients (default: cores = ${defaultThreads()})` },
   name: { type: 'string', valueName: 'NAME', help: 'name shown on the dashboard (default: host-pid)' },
+  'random-mask': { type: 'boolean', help: 'mask frames with random keys, as RFC 6455 asks of clients (default: an all-zero key, so gradients leave without a copy; see README)' },
   quiet: { type: 'boolean', help: 'no progress output' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 };
@@ -37,7 +38,7 @@ export async function workerCommand(argv: string[]): Promise<number> {
     if (!quiet) process.stderr.write(`worker: ${line}\n`);
   };
   try {
-    const r = await runWorker({ url, token: v.token, threads, ...(name ? { name } : {}), log });
+    const r = await runWorker({ url, token: v.token, threads, ...(name ? { name } : {}), randomMask: Boolean(v['random-mask']), log });
     log(`run over: ${r.reason}`);
     return 0;
   } catch (err) {

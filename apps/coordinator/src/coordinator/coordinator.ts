@@ -4,6 +4,7 @@ import { nodeAdd, nodeAllFinite } from '@gradmesh/engine/node';
 import { splitShards } from '@gradmesh/data';
 import {
   encode,
+  encodeParts,
   errorMessage,
   gradientLength,
   gradientPayload,
@@ -16,12 +17,20 @@ import {
 } from '@gradmesh/protocol';
 import { Ledger } from './ledger.js';
 import { GradientDecoder, ParamsView } from './compression.js';
+import { ParamsFrames } from './params-frames.js';
 
 /** How the coordinator reaches one worker, whatever carries the bytes. */
 export interface WorkerHandle {
   send(msg: ServerMessage): void;
   /** Sends an already encoded message (one encoding of the parameters serves every worker). */
   sendEncoded?(bytes: Uint8Array): void;
+  /**
+   * Sends one message given as consecutive pieces (encodeParts), without
+   * joining them; the pieces must not change until queued() is back to 0.
+   */
+  sendParts?(parts: Uint8Array[]): void;
+  /** Bytes accepted by sendParts/sendEncoded and not yet written out. */
+  queued?(): number;
   close(code: number, reason: string): void;
 }
 
@@ -33,8 +42,10 @@ export interface Member {
   kind: 'node' | 'browser';
   threads: number;
   handle: WorkerHandle;
-  /** Measured compute speed, samples per second (EWMA). */
+  /** Compute speed, samples per second: the median of `speeds` once measured. */
   speed: number;
+  /** The last few measured speeds (newest last). */
+  speeds: number[];
   samplesDone: number;
   stepsDone: number;
   joinedAt: number;
@@ -125,6 +136,7 @@ export class Coordinator extends EventEmitter {
   private readonly decoder: GradientDecoder;
   /** Compressed runs: the parameters the workers hold, advanced by a delta each step. */
   private readonly paramsView: ParamsView | null;
+  private readonly frames = new ParamsFrames();
   private stepResolve: (() => void) | null = null;
   private stepFailed: ((err: Error) => void) | null = null;
   private deadline: NodeJS.Timeout | null = null;
@@ -172,6 +184,7 @@ export class Coordinator extends EventEmitter {
       threads: hello.threads,
       handle,
       speed: hello.speed && hello.speed > 0 ? hello.speed : this.typicalSpeed(hello.threads),
+      speeds: [],
       samplesDone: 0,
       stepsDone: 0,
       joinedAt: Date.now(),
@@ -285,8 +298,13 @@ export class Coordinator extends EventEmitter {
     m.stepsDone++;
     m.failures = 0;
     if (g.computeMs > 0 && samples > 0) {
-      const s = (samples * 1000) / g.computeMs;
-      m.speed = m.speed * 0.6 + s * 0.4;
+      // The median of the last few: one slow task (a GC, a busy core) does not move the
+      // next split. Shares flip on noise otherwise (an average took in every spike): the
+      // worker then handed the larger part is the step's straggler, and an uneven split of
+      // the canonical tree makes each worker send two nodes instead of one.
+      m.speeds.push((samples * 1000) / g.computeMs);
+      if (m.speeds.length > SPEED_WINDOW) m.speeds.shift();
+      m.speed = medianOf(m.speeds);
     }
     if (m.state !== 'straggling') m.state = this.hasPending(id) ? 'busy' : 'idle';
     this.current.computeMs.push(g.computeMs);
@@ -542,6 +560,7 @@ export class Coordinator extends EventEmitter {
         w.overdue++;
         w.state = 'straggling';
         w.speed = Math.max(1, w.speed / 4);
+        w.speeds = [];
         this.emit('log', `worker ${w.name} (${w.id}) missed the step ${this.step} deadline; its shard is reassigned`);
       }
       moved++;
@@ -610,9 +629,14 @@ export class Coordinator extends EventEmitter {
     const delta = this.paramsView?.advance(this.opts.params, base, this.step);
     const full: ServerMessage = { type: 'params', version: this.step, params: this.workerParams };
     const frames = new Map<ServerMessage, Uint8Array>();
+    const byParts: Member[] = [];
     for (const w of this.members.values()) {
-      const msg = delta !== undefined && w.paramsVersion === base ? delta : full;
+      const msg: ServerMessage = delta !== undefined && w.paramsVersion === base ? delta : full;
       w.paramsVersion = this.step;
+      if (msg === full && w.handle.sendParts && w.handle.queued) {
+        byParts.push(w);
+        continue;
+      }
       if (!w.handle.sendEncoded) {
         w.handle.send(msg);
         continue;
@@ -620,6 +644,12 @@ export class Coordinator extends EventEmitter {
       // A frame stays valid after later encodes (codec.ts), so one serves every worker.
       if (!frames.has(msg)) frames.set(msg, encode(msg));
       w.handle.sendEncoded(frames.get(msg)!);
+    }
+    if (byParts.length > 0) {
+      // The full parameters leave from a snapshot the sockets write as it is: no frame is built.
+      const snapshot = this.frames.take(this.workerParams, byParts.map((w) => ({ queued: () => w.handle.queued!() })));
+      const parts = encodeParts({ type: 'params', version: this.step, params: snapshot });
+      for (const w of byParts) w.handle.sendParts!(parts);
     }
   }
 
@@ -641,6 +671,15 @@ export class Coordinator extends EventEmitter {
  * gradient (×−1000, random, NaN-free garbage) is orders of magnitude away.
  */
 const OUTLIER_FACTOR = 10;
+
+/** Measured speeds a worker's share is based on (their median). */
+const SPEED_WINDOW = 5;
+
+function medianOf(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
 
 export class WorkerTimeoutError extends Error {
   constructor(
