@@ -31,6 +31,8 @@ export interface WorkerHandle {
   sendParts?(parts: Uint8Array[]): void;
   /** Bytes accepted by sendParts/sendEncoded and not yet written out. */
   queued?(): number;
+  /** Writes out now what the sends of this turn held back to write together. */
+  flush?(): void;
   close(code: number, reason: string): void;
 }
 
@@ -651,6 +653,8 @@ export class Coordinator extends EventEmitter {
       const parts = encodeParts({ type: 'params', version: this.step, params: snapshot });
       for (const w of byParts) w.handle.sendParts!(parts);
     }
+    // On their way before the step's listeners (metrics, dashboard, evaluation, checkpoints) run.
+    for (const w of this.members.values()) w.handle.flush?.();
   }
 
   /** Tells every worker the run is over. */

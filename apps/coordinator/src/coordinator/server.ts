@@ -204,8 +204,8 @@ export class CoordinatorServer {
     this.track(ws);
     let member: Member | null = null;
     const maxBuffered = this.opts.maxBufferedBytes ?? 8 << 20;
-    // Everything sent to a worker in one event-loop turn (a step's parameters and the
-    // next step's task) leaves in one writev: corked now, uncorked after this turn.
+    // What is sent to a worker in one go leaves in one writev: corked at the first send,
+    // uncorked by flush() (the coordinator's, once a broadcast is out) or after this turn.
     const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
     let corked = false;
     const handle: WorkerHandle = {
@@ -224,10 +224,7 @@ export class CoordinatorServer {
         if (socket && !corked) {
           corked = true;
           socket.cork();
-          setImmediate(() => {
-            corked = false;
-            socket.uncork();
-          });
+          setImmediate(() => handle.flush!());
         }
         parts.forEach((part, i) => {
           this.wire.sentBytes += part.byteLength;
@@ -235,8 +232,13 @@ export class CoordinatorServer {
         });
       },
       queued: () => (ws.readyState === ws.OPEN ? ws.bufferedAmount : 0),
-      close: (code, reason) => {
+      flush: () => {
+        if (!corked) return;
+        corked = false;
         socket?.uncork();
+      },
+      close: (code, reason) => {
+        handle.flush!();
         ws.close(code, reason.slice(0, 120));
       },
     };
