@@ -36,7 +36,7 @@ export async function runWorker(opts: WorkerOptions): Promise<{ reason: string }
     threads: opts.threads,
     engine,
     WebSocket: nodeSocket(opts.randomMask ?? false) as never,
-    sendParts,
+    sendFrame,
     log,
     reconnect: { initialMs: 200, maxMs: 5000, maxAttempts: 40 },
     ...(opts.onStatus ? { onStatus: opts.onStatus } : {}),
@@ -61,7 +61,7 @@ export async function runWorker(opts: WorkerOptions): Promise<{ reason: string }
  * gradients it computed, so a zero key loses nothing there — and over
  * wss:// TLS hides the bytes anyway. What it saves: masking copies every
  * frame (2.7 MB per 784-512-512-10 gradient) into a fresh buffer and XORs
- * it; a zero key lets `ws` write the gradient's own memory. Browsers always
+ * it; with a zero key `ws` writes the frame as it is. Browsers always
  * mask (their WebSocket gives no choice).
  */
 export function nodeSocket(randomMask: boolean): new (url: string) => WebSocket {
@@ -73,15 +73,7 @@ export function nodeSocket(randomMask: boolean): new (url: string) => WebSocket 
   };
 }
 
-/**
- * One message as consecutive WebSocket fragments, one per piece (no join);
- * `done` when the last is written out. Nothing else is sent in between:
- * the pieces go out in one synchronous loop.
- */
-export function sendParts(socket: WebSocketLike, parts: Uint8Array[], done: (error?: Error) => void): void {
-  const ws = socket as unknown as WebSocket;
-  parts.forEach((part, i) => {
-    const last = i === parts.length - 1;
-    ws.send(part, { binary: true, fin: last }, last ? (error?: Error) => done(error ?? undefined) : undefined);
-  });
+/** ws's send, reporting when the frame is written out (the client then reuses its memory). */
+export function sendFrame(socket: WebSocketLike, frame: Uint8Array, done: (error?: Error) => void): void {
+  (socket as unknown as WebSocket).send(frame, { binary: true }, (error?: Error) => done(error ?? undefined));
 }

@@ -35,7 +35,7 @@ export function validateOptions(options: WorkerClientOptions): ResolvedOptions {
   }
   if (typeof o.WebSocket !== 'function') throw new TypeError('options.WebSocket must be a WebSocket constructor');
   if (o.speed !== undefined && !(Number.isFinite(o.speed) && o.speed >= 0)) throw new TypeError('options.speed must be a non-negative number');
-  for (const key of ['log', 'onStatus', 'random', 'sendParts'] as const) {
+  for (const key of ['log', 'onStatus', 'random', 'sendFrame'] as const) {
     if (o[key] !== undefined && typeof o[key] !== 'function') throw new TypeError(`options.${key} must be a function`);
   }
   const r = o.reconnect ?? {};

@@ -67,15 +67,14 @@ export interface WorkerClientOptions {
   /** Source of jitter for reconnect delays (default Math.random). */
   random?: () => number;
   /**
-   * Sends one message given as consecutive pieces without joining them
-   * (with `ws`: one WebSocket fragment each) and calls `done` once they are
-   * written out, after which the pieces may change. Gradients then leave
-   * without being copied into a frame (2.7 MB for 784-512-512-10); the next
-   * task waits for `done`, because the engine computes it into the same
-   * memory. Optional: a browser's send copies its argument and cannot
-   * fragment, so browsers send joined frames.
+   * Sends a frame and calls `done` once it is written out (with `ws`:
+   * send's callback), after which the client may write its next frame into
+   * the same memory. Gradients are then encoded into one buffer reused from
+   * step to step instead of a fresh one (2.7 MB of new pages per
+   * 784-512-512-10 gradient); the next task waits for `done`. Optional: a
+   * browser's send copies its argument, so browsers need no such care.
    */
-  sendParts?: (socket: WebSocketLike, parts: Uint8Array[], done: (error?: Error) => void) => void;
+  sendFrame?: (socket: WebSocketLike, frame: Uint8Array, done: (error?: Error) => void) => void;
 }
 
 export type ClientState =

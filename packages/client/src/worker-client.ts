@@ -3,7 +3,6 @@ import {
   PROTOCOL_VERSION,
   decodeServerMessage,
   encode,
-  encodeParts,
   errorCodeForClose,
   errorMessage,
   gradientFields,
@@ -32,6 +31,8 @@ const timers = globalThis as unknown as {
 
 const OPEN = 1; // WebSocket.OPEN, the same in every implementation
 const TERMINAL: readonly ClientState[] = ['done', 'stopped', 'failed'];
+/** Frames at least this big are encoded into a buffer kept for the next one (sendFrame). */
+const REUSE_FRAME_BYTES = 64 * 1024;
 
 /** Which state may follow which; anything else is a bug, thrown loudly. */
 const NEXT: Record<ClientState, readonly ClientState[]> = {
@@ -68,8 +69,10 @@ export class WorkerClient {
   #retryTimer: unknown = null;
   #scheduler = new TaskScheduler();
   #pumping = false;
-  /** Settles the gradient send in flight (sendParts), if any. */
+  /** Settles the gradient send in flight (sendFrame), if any. */
   #unsent: ((error?: Error) => void) | null = null;
+  /** The buffer gradients are encoded into, reused while each send completes before the next (sendFrame). */
+  #frame: Uint8Array | null = null;
   #setup: { runId: string; promise: Promise<void>; done: boolean } | null = null;
   #run: RunInfo | null = null;
   /** The run's parameter view and gradient residual when it is compressed; null otherwise. */
@@ -400,7 +403,7 @@ export class WorkerClient {
       const problem = checkGradient(gradient, this.#run?.paramCount);
       if (problem !== undefined) throw new Error(`engine returned a bad result: ${problem}`);
       const out = this.#compressed(gradient);
-      if (this.#o.sendParts) await this.#sendParts(out);
+      if (this.#o.sendFrame) await this.#sendTracked(out);
       else this.#send(out);
       this.#count(task, r.samples, r.computeMs, r.losses);
     } catch (error) {
@@ -452,8 +455,12 @@ export class WorkerClient {
     }
   }
 
-  /** A large message as pieces, no copy; resolves once they are written out (or the connection is gone). */
-  #sendParts(msg: ClientMessage): Promise<void> {
+  /**
+   * A gradient through sendFrame, encoded into the buffer the last one used
+   * (it is written out by then); resolves once written out, or the
+   * connection is gone.
+   */
+  #sendTracked(msg: ClientMessage): Promise<void> {
     const socket = this.#socket;
     if (socket === null || socket.readyState !== OPEN) return Promise.resolve();
     return new Promise<void>((resolve) => {
@@ -467,8 +474,10 @@ export class WorkerClient {
       };
       this.#unsent = done;
       try {
-        const parts = encodeParts(msg);
-        this.#o.sendParts!(socket, parts, done);
+        const frame = encode(msg, this.#frame ?? undefined);
+        // Kept when it has a buffer of its own (a small frame may share msgpackr's).
+        if (frame.byteLength >= REUSE_FRAME_BYTES && frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength) this.#frame = frame;
+        this.#o.sendFrame!(socket, frame, done);
       } catch (error) {
         done(error as Error);
       }

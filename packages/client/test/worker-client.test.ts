@@ -97,33 +97,36 @@ describe('joining', () => {
     expect(client.status.stepsDone).toBe(3);
   });
 
-  test('with sendParts, a gradient leaves as pieces (WebSocket fragments) that join to its frame, and the next task waits until they are written out', async () => {
+  test('with sendFrame, the next task waits until the last gradient is written out, and gradient frames reuse one buffer', async () => {
     server = await startCoordinator();
-    const sent: Uint8Array[][] = [];
+    const frames: Uint8Array[] = [];
     const finish: Array<(error?: Error) => void> = [];
-    const { client, engine } = makeClient({
-      sendParts: (socket, parts, done) => {
-        sent.push(parts);
-        // Write the pieces now, as fragments; report "written out" only when the test says so.
-        const ws = socket as unknown as WebSocket;
-        parts.forEach((p, i) => ws.send(p, { binary: true, fin: i === parts.length - 1 }));
-        finish.push(done);
+    const big = Array.from({ length: 40_000 }, (_, i) => i / 7); // 160 kB: large enough to be reused
+    const engine = new FakeEngine();
+    const compute = engine.compute.bind(engine);
+    engine.compute = async (t) => ({ ...(await compute(t)), grad: Float32Array.from(big, (x) => x + t.taskId) });
+    const { client } = makeClient({
+      engine,
+      sendFrame: (socket, frame, done) => {
+        frames.push(frame);
+        (socket as unknown as WebSocket).send(frame.slice()); // what was sent, whatever happens to the buffer later
+        finish.push(done); // "written out" only when the test says so
       },
     });
     void client.run();
     const peer = await server.peers.next();
-    await peer.join(runInfo());
-    peer.send(params(1));
+    await peer.join({ ...runInfo(), paramCount: big.length });
+    peer.send({ type: 'params', version: 1, params: new Float32Array(big.length) });
     peer.send(task(1, 1));
     peer.send(task(2, 1));
     const g1 = await peer.expect('gradient');
-    same(g1.grad!, expectedResult(task(1, 1), 1).grad);
-    expect(sent).toHaveLength(1);
+    same(g1.grad!, Float32Array.from(big, (x) => x + 1));
     await sleep(30);
-    expect(engine.calls.filter((c) => c.startsWith('compute'))).toEqual(['compute t1 with v1']); // t2 waits: the engine's memory is still being sent
+    expect(engine.calls.filter((c) => c.startsWith('compute'))).toEqual(['compute t1 with v1']); // t2 waits: its frame would overwrite t1's
     finish[0]!();
-    expect((await peer.expect('gradient')).taskId).toBe(2);
-    expect(engine.calls.filter((c) => c.startsWith('compute'))).toEqual(['compute t1 with v1', 'compute t2 with v1']);
+    const g2 = await peer.expect('gradient');
+    same(g2.grad!, Float32Array.from(big, (x) => x + 2));
+    expect(frames[1]!.buffer).toBe(frames[0]!.buffer); // the same memory, reused
     finish[1]!(new Error('socket hang up')); // a failed write is logged; the close that follows is handled as ever
     await waitFor(() => client.status.stepsDone === 2);
   });

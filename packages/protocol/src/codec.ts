@@ -34,17 +34,24 @@ export type DecodeResult<T> = { ok: true; msg: T } | { ok: false; code: ErrorCod
 
 /**
  * One frame. Typed-array fields become bin holding their bytes (views, not
- * copies, until msgpackr writes them into the frame: one memcpy each).
+ * copies, until they are written into the frame: one memcpy each).
  * Undefined optional fields are left out (msgpackr would write an extension).
  * The input is trusted to match its type; decoding is where checking happens.
  * The result stays valid: msgpackr never writes over a frame it returned.
+ *
+ * `into`: a buffer to write the frame into when it is large enough (the
+ * result is then a view of it). A sender that reuses one buffer for the
+ * large message of every step (a 2.7 MB gradient or parameter broadcast of
+ * 784-512-512-10) copies into warm memory instead of faulting in fresh
+ * pages each time; the buffer must not be reused before the frame is
+ * written out.
  */
-export function encode(msg: Message): Uint8Array {
-  const parts = encodeParts(msg);
-  if (parts.length === 1) return parts[0]!;
+export function encode(msg: Message, into?: Uint8Array): Uint8Array {
+  const parts = frameParts(msg);
+  if (parts.length === 1 && into === undefined) return parts[0]!;
   let n = 0;
   for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
+  const out = into !== undefined && into.byteLength >= n ? into.subarray(0, n) : new Uint8Array(n);
   let o = 0;
   for (const p of parts) {
     out.set(p, o);
@@ -54,17 +61,11 @@ export function encode(msg: Message): Uint8Array {
 }
 
 /**
- * The frame `encode` returns, as consecutive pieces whose concatenation is
- * exactly that frame — without copying the message's largest typed array:
- * [head, payload, tail] where payload is a view of the caller's array (the
- * other pieces are small), or one piece when nothing is big enough to align.
- * A sender that can write several buffers as one message (a `ws` socket:
- * WebSocket fragments; a socket's writev) saves the copy of the payload
- * into a fresh frame — 2.7 MB and its page faults per gradient or
- * parameter broadcast of 784-512-512-10. The payload view aliases the
- * caller's array: it must not change until the bytes are written out.
+ * The frame as consecutive pieces: [head, payload, tail] where payload is a
+ * view of the message's largest typed array, or one piece when nothing is
+ * big enough to align.
  */
-export function encodeParts(msg: Message): Uint8Array[] {
+function frameParts(msg: Message): Uint8Array[] {
   const wire: Record<string, unknown> = {};
   let big: { key: string; bytes: Uint8Array } | undefined;
   for (const [key, value] of Object.entries(msg)) {

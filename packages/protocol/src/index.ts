@@ -6,4 +6,4 @@ export * from './model-spec.js';
 export * from './messages.js';
 export * from './quantize.js';
 export { scanFrame } from './frame-scan.js';
-export { encode, encodeParts, decode, decodeClientMessage, decodeServerMessage, unpackFrame, type DecodeResult } from './codec.js';
+export { encode, decode, decodeClientMessage, decodeServerMessage, unpackFrame, type DecodeResult } from './codec.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { pack, unpack } from 'msgpackr';
 import { describe, expect, test } from 'vitest';
-import { decode, decodeClientMessage, decodeServerMessage, encode, encodeParts, type Message } from '../src/index.js';
+import { decode, decodeClientMessage, decodeServerMessage, encode, type Message } from '../src/index.js';
 import * as arb from './arbitraries.js';
 
 function roundTrip(msg: Message): Message {
@@ -134,29 +134,28 @@ describe('decode of typed arrays: zero-copy when aligned, one copy when not', ()
     expect(rp.ok && rp.msg.type === 'params' && rp.msg.params.buffer === p.buffer).toBe(true);
   });
 
-  test('encodeParts: the pieces concatenate to exactly encode\'s frame, and the big payload is the caller\'s array, not a copy', () => {
+  test('encode into a reused buffer: the same bytes, written into that buffer when it is large enough', () => {
+    const into = new Uint8Array(300_000);
     fc.assert(
       fc.property(arb.anyMessage, (msg) => {
-        const parts = encodeParts(msg);
-        const joined = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-        let o = 0;
-        for (const p of parts) {
-          joined.set(p, o);
-          o += p.byteLength;
-        }
-        expect(Buffer.from(joined).equals(Buffer.from(encode(msg)))).toBe(true);
+        const fresh = encode(msg);
+        const reused = encode(msg, into);
+        expect(Buffer.from(reused).equals(Buffer.from(fresh))).toBe(true);
+        expect(reused.buffer).toBe(fresh.byteLength <= into.byteLength ? into.buffer : reused.buffer);
       }),
       { numRuns: 500 },
     );
     const grad = Float32Array.from({ length: 70_002 }, (_, i) => i);
-    const parts = encodeParts({ type: 'gradient', step: 3, taskId: 7, samples: 64, computeMs: 1.5, nodes: new Uint32Array([0, 2]), losses: new Float64Array([1.25]), grad });
-    expect(parts).toHaveLength(3);
-    expect(parts[1]!.buffer).toBe(grad.buffer);
-    expect(parts[1]!.byteOffset).toBe(grad.byteOffset);
-    expect(parts[0]!.byteLength % 8).toBe(0); // the payload starts 8-byte aligned in the frame
-    expect(parts[0]!.byteLength + parts[2]!.byteLength).toBeLessThan(256);
-    // Small messages stay one piece.
-    expect(encodeParts({ type: 'params', version: 1, params: new Float32Array(4) })).toHaveLength(1);
+    const g: Message = { type: 'gradient', step: 3, taskId: 7, samples: 64, computeMs: 1.5, nodes: new Uint32Array([0, 2]), losses: new Float64Array([1.25]), grad };
+    const a = encode(g, into);
+    expect(a.buffer).toBe(into.buffer);
+    expect(a.byteOffset).toBe(0);
+    const r = decodeClientMessage(a.slice());
+    expect(r.ok && r.msg.type === 'gradient' && sameMessageOrDiff(r.msg, g)).toBe(true);
+    // Too small: a fresh frame, the buffer untouched.
+    const small = new Uint8Array(16);
+    expect(encode(g, small).buffer).not.toBe(small.buffer);
+    expect(small.every((x) => x === 0)).toBe(true);
   });
 
   test('an ArrayBuffer input (the browser binaryType) decodes too', () => {

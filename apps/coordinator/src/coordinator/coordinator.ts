@@ -4,7 +4,6 @@ import { nodeAdd, nodeAllFinite } from '@gradmesh/engine/node';
 import { splitShards } from '@gradmesh/data';
 import {
   encode,
-  encodeParts,
   errorMessage,
   gradientLength,
   gradientPayload,
@@ -24,12 +23,7 @@ export interface WorkerHandle {
   send(msg: ServerMessage): void;
   /** Sends an already encoded message (one encoding of the parameters serves every worker). */
   sendEncoded?(bytes: Uint8Array): void;
-  /**
-   * Sends one message given as consecutive pieces (encodeParts), without
-   * joining them; the pieces must not change until queued() is back to 0.
-   */
-  sendParts?(parts: Uint8Array[]): void;
-  /** Bytes accepted by sendParts/sendEncoded and not yet written out. */
+  /** Bytes accepted by sendEncoded and not yet written out (a sent frame is written as it is). */
   queued?(): number;
   /** Writes out now what the sends of this turn held back to write together. */
   flush?(): void;
@@ -631,12 +625,12 @@ export class Coordinator extends EventEmitter {
     const delta = this.paramsView?.advance(this.opts.params, base, this.step);
     const full: ServerMessage = { type: 'params', version: this.step, params: this.workerParams };
     const frames = new Map<ServerMessage, Uint8Array>();
-    const byParts: Member[] = [];
+    const reused: Member[] = [];
     for (const w of this.members.values()) {
       const msg: ServerMessage = delta !== undefined && w.paramsVersion === base ? delta : full;
       w.paramsVersion = this.step;
-      if (msg === full && w.handle.sendParts && w.handle.queued) {
-        byParts.push(w);
+      if (msg === full && w.handle.sendEncoded && w.handle.queued) {
+        reused.push(w);
         continue;
       }
       if (!w.handle.sendEncoded) {
@@ -647,11 +641,10 @@ export class Coordinator extends EventEmitter {
       if (!frames.has(msg)) frames.set(msg, encode(msg));
       w.handle.sendEncoded(frames.get(msg)!);
     }
-    if (byParts.length > 0) {
-      // The full parameters leave from a snapshot the sockets write as it is: no frame is built.
-      const snapshot = this.frames.take(this.workerParams, byParts.map((w) => ({ queued: () => w.handle.queued!() })));
-      const parts = encodeParts({ type: 'params', version: this.step, params: snapshot });
-      for (const w of byParts) w.handle.sendParts!(parts);
+    if (reused.length > 0) {
+      // The full parameters, encoded into a frame buffer of an earlier step that every socket has written out.
+      const frame = this.frames.encode(full, reused.map((w) => ({ queued: () => w.handle.queued!() })));
+      for (const w of reused) w.handle.sendEncoded!(frame);
     }
     // On their way before the step's listeners (metrics, dashboard, evaluation, checkpoints) run.
     for (const w of this.members.values()) w.handle.flush?.();

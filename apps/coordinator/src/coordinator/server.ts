@@ -212,9 +212,7 @@ export class CoordinatorServer {
       send: (msg: ServerMessage) => {
         if (ws.readyState === ws.OPEN) handle.sendEncoded!(encode(msg));
       },
-      sendEncoded: (bytes: Uint8Array) => handle.sendParts!([bytes]),
-      // Several pieces of one message leave as WebSocket fragments, each written as it is.
-      sendParts: (parts: Uint8Array[]) => {
+      sendEncoded: (bytes: Uint8Array) => {
         if (ws.readyState !== ws.OPEN) return;
         // A worker that cannot drain what it is sent falls out of the run rather than growing our memory.
         if (ws.bufferedAmount > maxBuffered) {
@@ -226,10 +224,8 @@ export class CoordinatorServer {
           socket.cork();
           setImmediate(() => handle.flush!());
         }
-        parts.forEach((part, i) => {
-          this.wire.sentBytes += part.byteLength;
-          ws.send(part, { fin: i === parts.length - 1 });
-        });
+        this.wire.sentBytes += bytes.byteLength;
+        ws.send(bytes);
       },
       queued: () => (ws.readyState === ws.OPEN ? ws.bufferedAmount : 0),
       flush: () => {
