@@ -92,7 +92,8 @@ export class CoordRunner implements Runner {
   private server!: CoordinatorServer;
   private readonly sockets = new Set<Socket>();
   private readonly children: ChildProcess[] = [];
-  private allowance = 1; // the first step runs as part of start()
+  private allowance = 1; // steps that may still start in this block; the first runs as part of start()
+  private want = 1; // steps the current block records
   private resume: (() => void) | null = null;
   private blockDone: (() => void) | null = null;
   private failed: ((err: Error) => void) | null = null;
@@ -153,7 +154,7 @@ export class CoordRunner implements Runner {
       this.blockDone = res;
       this.failed = rej;
     });
-    this.runLoop = this.coord.run((r) => this.onStep(r)).catch((err: Error) => this.fail(err));
+    this.runLoop = this.coord.run((r) => this.onStep(r), () => this.beforeStep()).catch((err: Error) => this.fail(err));
     await first;
   }
 
@@ -164,19 +165,22 @@ export class CoordRunner implements Runner {
     f?.(err);
   }
 
-  private async onStep(r: StepReport): Promise<void> {
+  private onStep(r: StepReport): void {
     const now = performance.now();
     this.rec.wallMs.push(now - this.last);
     this.rec.reports.push(r);
     this.last = now;
-    if (--this.allowance > 0) return;
+    if (this.rec.reports.length < this.want) return;
     const done = this.blockDone;
     this.blockDone = null;
     this.failed = null;
-    await new Promise<void>((res) => {
-      this.resume = res;
-      done?.();
-    });
+    done?.();
+  }
+
+  /** The coordinator asks before each step's tasks go out: between blocks it waits here, workers idle. */
+  private async beforeStep(): Promise<void> {
+    if (this.allowance === 0) await new Promise<void>((res) => (this.resume = res));
+    this.allowance--;
   }
 
   block(steps: number): Promise<BlockRecord> {
@@ -185,6 +189,7 @@ export class CoordRunner implements Runner {
       const b0 = socketBytes(this.sockets);
       this.rec = { wallMs: [], reports: [], bytesOut: 0, bytesIn: 0 };
       this.allowance = steps;
+      this.want = steps;
       this.failed = rej;
       this.blockDone = () => {
         const b1 = socketBytes(this.sockets);

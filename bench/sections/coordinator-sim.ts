@@ -79,7 +79,8 @@ export async function simulate(o: SimOptions): Promise<SimPoint> {
         step: t.step,
         taskId: t.taskId,
         samples: samplesIn(t.batch, o.microBatch, t.mbLo, t.mbHi),
-        computeMs: 1,
+        // Equally fast workers: time in proportion to samples (a constant made a larger share look faster, and shares drift apart).
+        computeMs: samplesIn(t.batch, o.microBatch, t.mbLo, t.mbHi) / 100,
         nodes,
         losses: new Float64Array(cover.length).fill(1),
         grad: grad.subarray(0, cover.length * P),
@@ -91,11 +92,17 @@ export async function simulate(o: SimOptions): Promise<SimPoint> {
       const code = coord.gradient(id, r.msg);
       if (code) throw new Error(`coordinator refused a simulated gradient: ${code}`);
     };
+    // As CoordinatorServer's handle: send encodes, and the step's parameter frame is encoded once
+    // for every worker (sendEncoded) into a buffer reused once written out (queued: written at once here).
     const handle: WorkerHandle = {
       send(msg: ServerMessage) {
-        bytesOut += encode(msg).byteLength; // what CoordinatorServer's handle.send does before ws.send
+        bytesOut += encode(msg).byteLength;
         if (msg.type === 'task') queueMicrotask(() => answer(msg));
       },
+      sendEncoded(bytes: Uint8Array) {
+        bytesOut += bytes.byteLength;
+      },
+      queued: () => 0,
       close() {},
     };
     id = coord.join(handle, { type: 'hello', protocol: PROTOCOL_VERSION, name: `sim-${w}`, kind: 'node', threads: 1 }).id;

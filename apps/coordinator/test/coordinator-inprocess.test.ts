@@ -94,3 +94,31 @@ test('one slow task does not move the next split: shares follow the median of re
   const ref = await reference(14);
   expect(new Uint8Array(params.buffer)).toEqual(new Uint8Array(ref.buffer));
 });
+
+test("a step's callback runs while the next step computes: its tasks are out first, and the callback still sees that step's parameters", { timeout: 20_000 }, async () => {
+  const { params, optimizer } = setup();
+  const coord: Coordinator = new Coordinator({
+    run: { runId: 'r', dataset: 'spirals', datasetUrl: null, spec: spec as never, paramCount: params.length, batch: B, microBatch: MB, seed: 1 },
+    params,
+    optimizer,
+    plan,
+    startStep: 0,
+    totalSteps: 6,
+    minWorkers: 1,
+  });
+  const ids: string[] = [];
+  ids.push(coord.join(fakeWorker(() => coord, () => ids[0]!, () => 'ok'), { type: 'hello', protocol: 1, name: 'w', kind: 'node', threads: 1 }).id);
+  const seen: Array<{ step: number; nextAssigned: boolean; sha: string }> = [];
+  await coord.run(async (r) => {
+    const nextAssigned = coord.ledger.entries.some((e) => e.step === r.step + 1 && e.status === 'assigned');
+    seen.push({ step: r.step, nextAssigned, sha: Buffer.from(params.buffer).toString('base64').slice(0, 64) });
+    await new Promise((res) => setTimeout(res, 5)); // an asynchronous callback does not hold the run up either
+  });
+  expect(seen.map((s) => s.step)).toEqual([0, 1, 2, 3, 4, 5]);
+  expect(seen.map((s) => s.nextAssigned)).toEqual([true, true, true, true, true, false]);
+  // The parameters each callback saw (before it awaited) are the reference run's after that step.
+  for (const s of seen) {
+    const ref = await reference(s.step + 1);
+    expect(s.sha).toBe(Buffer.from(ref.buffer).toString('base64').slice(0, 64));
+  }
+});

@@ -407,14 +407,32 @@ export class Coordinator extends EventEmitter {
   }
 
   /** Runs steps until totalSteps or stop(). */
-  async run(onStep?: (r: StepReport) => Promise<void> | void): Promise<void> {
+  /**
+   * Trains until totalSteps or stop(). `onStep` gets each step's report
+   * after the next step's tasks have gone out, so the workers compute while
+   * it runs (metrics, dashboard, evaluation, checkpoints) instead of
+   * waiting for it; until it first awaits, the parameters are still those
+   * of the step it reports (the next update needs gradients this thread
+   * cannot take in meanwhile). `beforeStep` is awaited before a step's tasks
+   * go out (a benchmark pauses there).
+   */
+  async run(onStep?: (r: StepReport) => Promise<void> | void, beforeStep?: (step: number) => Promise<void> | void): Promise<void> {
     await this.waitForWorkers(this.opts.minWorkers);
     this.state = 'training';
     this.emit('start');
-    while (this.step < this.opts.totalSteps && !this.stopped) {
-      const report = await this.runStep();
-      if (this.stopped) break;
+    // Synchronous up to the tasks going out, unless beforeStep makes it wait.
+    const start = (): Promise<StepReport | null> => {
+      if (this.step >= this.opts.totalSteps || this.stopped) return Promise.resolve(null);
+      const gate = beforeStep?.(this.step);
+      if (gate instanceof Promise) return gate.then(() => (this.stopped ? null : this.runStep()));
+      return this.runStep();
+    };
+    let report = await start();
+    while (report !== null && !this.stopped) {
+      const next = start();
+      next.catch(() => {}); // awaited below; a failure must not go unhandled while onStep runs
       await onStep?.(report);
+      report = await next;
     }
     this.state = this.stopped ? 'stopped' : 'done';
   }
