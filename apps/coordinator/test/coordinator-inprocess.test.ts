@@ -31,18 +31,21 @@ function fakeWorker(c: () => Coordinator, id: () => string, behave: (taskId: num
   return handle;
 }
 
-test('a worker that reports a task failed, and one that goes silent, cost no samples and change no bits', { timeout: 20_000 }, async () => {
-  const { params, optimizer } = setup();
-  const coord: Coordinator = new Coordinator({
+/** A coordinator for the spirals run with `params` and `optimizer` from setup(). */
+function makeCoord(params: Float32Array, optimizer: ReturnType<typeof setup>['optimizer'], o: { totalSteps: number; minWorkers: number; deadlineFloorMs?: number }): Coordinator {
+  return new Coordinator({
     run: { runId: 'r', dataset: 'spirals', datasetUrl: null, spec: spec as never, paramCount: params.length, batch: B, microBatch: MB, seed: 1 },
     params,
     optimizer,
     plan,
     startStep: 0,
-    totalSteps: STEPS,
-    minWorkers: 3,
-    deadlineFloorMs: 50,
+    ...o,
   });
+}
+
+test('a worker that reports a task failed, and one that goes silent, cost no samples and change no bits', { timeout: 20_000 }, async () => {
+  const { params, optimizer } = setup();
+  const coord: Coordinator = makeCoord(params, optimizer, { totalSteps: STEPS, minWorkers: 3, deadlineFloorMs: 50 });
   const ids: string[] = [];
   const handles = [
     fakeWorker(() => coord, () => ids[0]!, () => 'ok'),
@@ -67,16 +70,7 @@ test('a worker that reports a task failed, and one that goes silent, cost no sam
 
 test('one slow task does not move the next split: shares follow the median of recent speeds', { timeout: 20_000 }, async () => {
   const { params, optimizer } = setup();
-  const coord: Coordinator = new Coordinator({
-    run: { runId: 'r', dataset: 'spirals', datasetUrl: null, spec: spec as never, paramCount: params.length, batch: B, microBatch: MB, seed: 1 },
-    params,
-    optimizer,
-    plan,
-    startStep: 0,
-    totalSteps: 14,
-    minWorkers: 2,
-    deadlineFloorMs: 60_000,
-  });
+  const coord: Coordinator = makeCoord(params, optimizer, { totalSteps: 14, minWorkers: 2, deadlineFloorMs: 60_000 });
   const ids: string[] = [];
   // Two equally fast workers (1 ms per sample); the first is 3× slower at step 5 only, and
   // from step 7 on the second is twice as fast for good.
@@ -97,15 +91,7 @@ test('one slow task does not move the next split: shares follow the median of re
 
 test("a step's callback runs while the next step computes: its tasks are out first, and the callback still sees that step's parameters", { timeout: 20_000 }, async () => {
   const { params, optimizer } = setup();
-  const coord: Coordinator = new Coordinator({
-    run: { runId: 'r', dataset: 'spirals', datasetUrl: null, spec: spec as never, paramCount: params.length, batch: B, microBatch: MB, seed: 1 },
-    params,
-    optimizer,
-    plan,
-    startStep: 0,
-    totalSteps: 6,
-    minWorkers: 1,
-  });
+  const coord: Coordinator = makeCoord(params, optimizer, { totalSteps: 6, minWorkers: 1 });
   const ids: string[] = [];
   ids.push(coord.join(fakeWorker(() => coord, () => ids[0]!, () => 'ok'), { type: 'hello', protocol: 1, name: 'w', kind: 'node', threads: 1 }).id);
   const seen: Array<{ step: number; nextAssigned: boolean; sha: string }> = [];
