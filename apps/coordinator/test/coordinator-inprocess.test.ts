@@ -108,3 +108,19 @@ test("a step's callback runs while the next step computes: its tasks are out fir
     expect(s.sha).toBe(Buffer.from(ref.buffer).toString('base64').slice(0, 64));
   }
 });
+
+test('a callback that throws ends the run with its error, and the step already under way stops with it', { timeout: 20_000 }, async () => {
+  const { params, optimizer } = setup();
+  const coord = makeCoord(params, optimizer, { totalSteps: 50, minWorkers: 1 });
+  const ids: string[] = [];
+  ids.push(coord.join(fakeWorker(() => coord, () => ids[0]!, () => 'ok'), { type: 'hello', protocol: 1, name: 'w', kind: 'node', threads: 1 }).id);
+  await expect(
+    coord.run((r) => {
+      if (r.step === 2) throw new Error('disk full');
+    }),
+  ).rejects.toThrow('disk full');
+  const stepAtError = coord.step;
+  await new Promise((res) => setTimeout(res, 100));
+  expect(coord.step).toBe(stepAtError); // nothing kept training behind the error
+  expect(Math.max(...coord.ledger.entries.map((e) => e.step))).toBeLessThanOrEqual(3);
+});

@@ -206,8 +206,10 @@ export class WorkerClient {
   /** Forget the current socket (closing it if still open) and what it carried. */
   #drop(): void {
     this.#clearConnectTimer();
-    // A send still in flight will never finish on this socket: let the task loop go on.
+    // A send still in flight will never finish on this socket: let the task loop go on,
+    // and never write into that frame again (a closing socket may still flush it).
     this.#unsent?.();
+    this.#frame = null;
     const socket = this.#socket;
     this.#socket = null;
     this.#scheduler.clear();

@@ -431,7 +431,12 @@ export class Coordinator extends EventEmitter {
     while (report !== null && !this.stopped) {
       const next = start();
       next.catch(() => {}); // awaited below; a failure must not go unhandled while onStep runs
-      await onStep?.(report);
+      try {
+        await onStep?.(report);
+      } catch (err) {
+        this.stop(); // no step left running (deadline timers, tasks) behind the error
+        throw err;
+      }
       report = await next;
     }
     this.state = this.stopped ? 'stopped' : 'done';

@@ -227,7 +227,8 @@ export class CoordinatorServer {
         this.wire.sentBytes += bytes.byteLength;
         ws.send(bytes);
       },
-      queued: () => (ws.readyState === ws.OPEN ? ws.bufferedAmount : 0),
+      // A closing socket may still flush what it holds: only a closed one holds nothing.
+      queued: () => (ws.readyState === ws.CLOSED ? 0 : ws.bufferedAmount),
       flush: () => {
         if (!corked) return;
         corked = false;
