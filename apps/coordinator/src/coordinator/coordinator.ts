@@ -499,7 +499,7 @@ export class Coordinator extends EventEmitter {
     const weights = (this.opts.aggregate ?? 'mean') === 'mean' ? pool.map((w) => w.speed) : pool.map(() => 1);
     const floorShare = pool.map((w) => (w.tasksAssigned === 0 || (probe && w.overdue === 0) ? 1 : 0));
     for (const [lo, hi] of ranges) {
-      const shards = splitWithFloor(hi - lo, weights, floorShare);
+      const shards = evenUnlessSlower(hi - lo, weights, floorShare);
       shards.forEach((sh, i) => {
         if (sh.count === 0) return;
         const w = pool[i]!;
@@ -691,6 +691,24 @@ export class Coordinator extends EventEmitter {
  * gradient (×−1000, random, NaN-free garbage) is orders of magnitude away.
  */
 const OUTLIER_FACTOR = 10;
+
+/**
+ * Shards by speed — or equal shards, unless by the measured speeds they would
+ * make the step more than EVEN_SLACK slower. Near-equal workers then keep
+ * equal shards: a split by speed that saves a few percent of compute on
+ * paper (8 micro-batches at speeds 1.3 : 1 → 5 : 3) cuts the canonical tree
+ * unevenly, so each worker sends two gradient nodes instead of one — twice
+ * the bytes — and flips back and forth with the speed estimates' noise.
+ */
+export function evenUnlessSlower(count: number, speeds: number[], floor: number[]): Array<{ start: number; count: number }> {
+  const bySpeed = splitWithFloor(count, speeds, floor);
+  const even = splitWithFloor(count, speeds.map(() => 1), floor);
+  const time = (sh: Array<{ count: number }>): number => Math.max(...sh.map((x, i) => (x.count === 0 ? 0 : x.count / Math.max(speeds[i]!, 1e-9))));
+  return time(even) <= (1 + EVEN_SLACK) * time(bySpeed) ? even : bySpeed;
+}
+
+/** How much slower (by measured speeds) equal shards may be and still be chosen. */
+const EVEN_SLACK = 0.15;
 
 /** Measured speeds a worker's share is based on (their median). */
 const SPEED_WINDOW = 5;
