@@ -9,7 +9,7 @@ import { fmt, fmtBytes, fmtRatio } from '../lib/format.js';
 import { LARGE, datasetName, specOf } from '../lib/models.js';
 import type { Ctx, SummaryRow } from '../lib/section.js';
 import { median } from '../lib/stats.js';
-import { compareRunners, CoordRunner, perStep, stepMs, type RunnerResult } from './coordinator-real.js';
+import { compareRunners, CoordRunner, perStep, steadyReports, stepMs, type RunnerResult } from './coordinator-real.js';
 
 const KINDS: Compression[] = ['none', 'fp16', 'int8'];
 /**
@@ -38,7 +38,7 @@ export async function compressionRows(ctx: Ctx, o: { kernels: string | undefined
       failures.push(`${r.label}: ${r.error ?? 'no blocks'}`);
       return [r.label, 'failed', '', '', '', ''];
     }
-    const reports = r.blocks.flatMap((b) => b.reports);
+    const reports = steadyReports(r);
     const bytesRatio = wire(r) / wire(none);
     const want = BYTES_TARGET[KINDS[i]!];
     if (want !== undefined) {

@@ -297,9 +297,24 @@ export interface RunnerResult {
   blocks: BlockRecord[];
 }
 
-/** Median wall time of a step over every block. */
+/**
+ * A block's steps after its first. The first step after a pause starts
+ * worker processes that sat idle while the other runners took their turn
+ * (cold caches, sleeping cores) — a cost no real run pays between steps —
+ * so it is left out of step statistics when the block has more.
+ */
+function steady<T>(xs: T[]): T[] {
+  return xs.length > 1 ? xs.slice(1) : xs;
+}
+
+/** Median wall time of a step over every block (steady steps, see `steady`). */
 export function stepMs(r: RunnerResult): number {
-  return median(r.blocks.flatMap((b) => b.wallMs));
+  return median(r.blocks.flatMap((b) => steady(b.wallMs)));
+}
+
+/** Every block's step reports (steady steps, see `steady`). */
+export function steadyReports(r: RunnerResult): StepReport[] {
+  return r.blocks.flatMap((b) => steady(b.reports));
 }
 
 /** Median over blocks of a block total (bytes, say) divided by the block's steps. */

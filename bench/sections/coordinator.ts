@@ -11,7 +11,7 @@ import { engineKernelChoices } from '../lib/kernel-sets.js';
 import { benchModule } from '../lib/paths.js';
 import { target, type Ctx, type Section, type SectionResult, type SummaryRow } from '../lib/section.js';
 import { linearFit, median } from '../lib/stats.js';
-import { compareRunners, CoordRunner, EchoRunner, perStep, stepMs, type Runner } from './coordinator-real.js';
+import { compareRunners, CoordRunner, EchoRunner, perStep, steadyReports, stepMs, type Runner } from './coordinator-real.js';
 import { compressionRows } from './coordinator-compress.js';
 import type { SimPoint } from './coordinator-sim.js';
 
@@ -51,7 +51,7 @@ export const coordinator: Section = {
     // The workers compute with what `gradmesh coordinator` asks for by default: wasm once the engine chooses kernels, js before.
     const kernels = (await engineKernelChoices())?.includes('wasm') ? 'wasm' : undefined;
     const kernelsLabel = kernels ?? 'js';
-    const blockSteps = ctx.quick ? 2 : 3;
+    const blockSteps = ctx.quick ? 3 : 4;
     const largeCfgs = [32, LARGE.batch / 2].flatMap((mb) =>
       [1, 2].map((workers) => ({ mb, workers, label: `micro-batch ${mb}, ${workers} worker${workers > 1 ? 's' : ''}` })),
     );
@@ -73,7 +73,7 @@ export const coordinator: Section = {
       const one = large[largeCfgs.findIndex((x) => x.mb === c.mb && x.workers === 1)]!;
       const step = stepMs(r);
       const speedup = stepMs(one) / step;
-      const reports = r.blocks.flatMap((b) => b.reports);
+      const reports = steadyReports(r);
       const comm = median(reports.map((x) => x.commMs));
       const comp = computedBytes(largeRunners[i]!.paramCount, LARGE.batch, c.mb, c.workers);
       const out = perStep(r, (b) => b.bytesOut);
@@ -92,10 +92,10 @@ export const coordinator: Section = {
       if (c.workers === 2) {
         // Each of 2 workers computes half the batch: its compute time should about halve. If it did not,
         // the workers never ran in parallel (the machine was busy) and the step time says nothing about scaling.
-        const computeRatio = median(reports.map((x) => x.computeMs)) / median(one.blocks.flatMap((b) => b.reports).map((x) => x.computeMs));
+        const computeRatio = median(reports.map((x) => x.computeMs)) / median(steadyReports(one).map((x) => x.computeMs));
         const starved = computeRatio > 0.7;
         // What 2 workers would give if communication cost nothing: the machine's ceiling for this figure.
-        const oneOverhead = median(one.blocks.flatMap((b) => b.reports).map((x) => x.ms - x.computeMs));
+        const oneOverhead = median(steadyReports(one).map((x) => x.ms - x.computeMs));
         const twoOverhead = median(reports.map((x) => x.ms - x.computeMs));
         summary.push({
           metric: `coordinator ${LARGE.name} b256 mb${c.mb}: 2 worker processes vs 1`,
@@ -116,6 +116,7 @@ export const coordinator: Section = {
       rows,
       notes: [
         'all four configurations run side by side (a coordinator each, workers from `gradmesh worker --threads 1`); they take turns a block at a time, so they share the machine\'s load alike',
+        'a block\'s first step is left out of ms/step and the step reports: its workers sat idle while the others took their turn (no real run pauses between steps)',
         'step − compute = everything on the step\'s critical path that is not the slowest worker\'s computation: task and params messages, (de)serialisation and masking on both sides, transfer, reduction, SGD',
         'with 2 workers each computes half the batch, so its compute time should halve; where it did not, the workers did not get a core each and the speed-up is not measurable (flagged in the summary)',
         'comm ms = the coordinator\'s own StepReport.commMs (step − slowest compute − wait for the slowest beyond the median); it reads low when the workers\' compute times differ',
@@ -148,7 +149,7 @@ export const coordinator: Section = {
         return;
       }
       const sps = median(r.blocks.map((b) => (b.wallMs.length * 1000) / b.wallMs.reduce((s, x) => s + x, 0)));
-      const reports = r.blocks.flatMap((b) => b.reports);
+      const reports = steadyReports(r);
       xorRows.push([
         r.label,
         fmtInt(sps),
