@@ -288,13 +288,17 @@ bool get_args(napi_env env, napi_callback_info info, napi_value (&argv)[N], void
   return true;
 }
 
-napi_value Relu(napi_env env, napi_callback_info info) {
+// The (length, x) arguments of relu and allFinite; false with a JS exception pending.
+bool get_vector(napi_env env, napi_callback_info info, const char* op, const char* usage, void** data, gm_i* n, float** x) {
   napi_value argv[2];
+  return get_args(env, info, argv, data, usage) && get_dim(env, argv[0], "length", n, op) && get_f32(env, argv[1], "x", *n, x, op);
+}
+
+napi_value Relu(napi_env env, napi_callback_info info) {
   void* data = nullptr;
-  if (!get_args(env, info, argv, &data, "relu(length, x) takes 2 arguments")) return nullptr;
   gm_i n;
   float* x;
-  if (!get_dim(env, argv[0], "length", &n, "relu") || !get_f32(env, argv[1], "x", n, &x, "relu")) return nullptr;
+  if (!get_vector(env, info, "relu", "relu(length, x) takes 2 arguments", &data, &n, &x)) return nullptr;
   static_cast<const GmElementwise*>(data)->relu(n, x);
   return nullptr;
 }
@@ -344,12 +348,10 @@ napi_value Axpy(napi_env env, napi_callback_info info) {
 }
 
 napi_value AllFinite(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
   void* data = nullptr;
-  if (!get_args(env, info, argv, &data, "allFinite(length, x) takes 2 arguments")) return nullptr;
   gm_i n;
   float* x;
-  if (!get_dim(env, argv[0], "length", &n, "allFinite") || !get_f32(env, argv[1], "x", n, &x, "allFinite")) return nullptr;
+  if (!get_vector(env, info, "allFinite", "allFinite(length, x) takes 2 arguments", &data, &n, &x)) return nullptr;
   napi_value result;
   GM_CALL(env, napi_get_boolean(env, static_cast<const GmElementwise*>(data)->all_finite(n, x), &result));
   return result;

@@ -73,7 +73,7 @@ async function runTraining(
   // Train in the pool's shared parameters (the threads read them in place: no per-step copy).
   const params = engine.paramsBuffer ?? new Float32Array(model.paramCount);
   model.initParams(params, new Rng(cfg.seed));
-  // The update on the trainer's own copy of the parameters: the fastest axpy (the same bits whichever).
+  // The update runs on a plain Float32Array (possibly the pool's shared one): the fastest axpy (the same bits whichever).
   const optimizer = new Optimizer(cfg.optimizer, model.paramCount, updateKernels(model.kernels));
   const spe = stepsPerEpoch(ds.train.n, cfg.batch);
   const trainer = new Trainer(params, optimizer, engine, (t) => batchIndices(ds.train.n, cfg.batch, cfg.seed, t), cfg.batch, cfg.microBatch);

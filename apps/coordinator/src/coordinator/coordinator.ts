@@ -406,7 +406,6 @@ export class Coordinator extends EventEmitter {
     }
   }
 
-  /** Runs steps until totalSteps or stop(). */
   /**
    * Trains until totalSteps or stop(). `onStep` gets each step's report
    * after the next step's tasks have gone out, so the workers compute while
@@ -647,27 +646,24 @@ export class Coordinator extends EventEmitter {
     const base = this.step - 1;
     const delta = this.paramsView?.advance(this.opts.params, base, this.step);
     const full: ServerMessage = { type: 'params', version: this.step, params: this.workerParams };
-    const frames = new Map<ServerMessage, Uint8Array>();
-    const reused: Member[] = [];
-    for (const w of this.members.values()) {
+    const sends = [...this.members.values()].map((w) => {
       const msg: ServerMessage = delta !== undefined && w.paramsVersion === base ? delta : full;
       w.paramsVersion = this.step;
-      if (msg === full && w.handle.sendEncoded && w.handle.queued) {
-        reused.push(w);
-        continue;
-      }
+      return { w, msg };
+    });
+    // One frame per message for every worker. The full parameters go into a frame buffer of an
+    // earlier step that every socket it went to has written out (a handle that cannot tell
+    // keeps its buffer for good); a delta frame is fresh (codec.ts: frames stay valid).
+    const frames = new Map<ServerMessage, Uint8Array>();
+    const fullTo = sends.filter((s) => s.msg === full && s.w.handle.sendEncoded).map((s) => s.w.handle);
+    if (fullTo.length > 0) frames.set(full, this.frames.encode(full, fullTo.map((h) => ({ queued: () => h.queued?.() ?? Infinity }))));
+    for (const { w, msg } of sends) {
       if (!w.handle.sendEncoded) {
         w.handle.send(msg);
         continue;
       }
-      // A frame stays valid after later encodes (codec.ts), so one serves every worker.
       if (!frames.has(msg)) frames.set(msg, encode(msg));
       w.handle.sendEncoded(frames.get(msg)!);
-    }
-    if (reused.length > 0) {
-      // The full parameters, encoded into a frame buffer of an earlier step that every socket has written out.
-      const frame = this.frames.encode(full, reused.map((w) => ({ queued: () => w.handle.queued!() })));
-      for (const w of reused) w.handle.sendEncoded!(frame);
     }
     // On their way before the step's listeners (metrics, dashboard, evaluation, checkpoints) run.
     for (const w of this.members.values()) w.handle.flush?.();
