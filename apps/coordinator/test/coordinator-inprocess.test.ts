@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
 import { LocalEngine, packNodes } from '@gradmesh/engine';
-import type { ServerMessage } from '@gradmesh/protocol';
+import { decodeServerMessage, type ServerMessage } from '@gradmesh/protocol';
 import { Coordinator, type WorkerHandle } from '../src/coordinator/coordinator.js';
 import { B, MB, ds, plan, reference, setup, spec } from './spirals-run.js';
 
@@ -123,4 +123,40 @@ test('a callback that throws ends the run with its error, and the step already u
   await new Promise((res) => setTimeout(res, 100));
   expect(coord.step).toBe(stepAtError); // nothing kept training behind the error
   expect(Math.max(...coord.ledger.entries.map((e) => e.step))).toBeLessThanOrEqual(3);
+});
+
+test("a step's parameters and its tasks leave together: no flush between them, one after the tasks", { timeout: 20_000 }, async () => {
+  const { params, optimizer } = setup();
+  const coord = makeCoord(params, optimizer, { totalSteps: 5, minWorkers: 2 });
+  const ids: string[] = [];
+  const log: string[][] = [[], []];
+  const handles = [0, 1].map((i) => {
+    const inner = fakeWorker(() => coord, () => ids[i]!, () => 'ok');
+    const h: WorkerHandle = {
+      send: (msg) => {
+        log[i]!.push(msg.type);
+        inner.send(msg);
+      },
+      // As the server's handle: the encoded frame is what goes out.
+      sendEncoded: (bytes) => {
+        const r = decodeServerMessage(bytes);
+        if (!r.ok) throw new Error(r.message);
+        h.send(r.msg);
+      },
+      flush: () => log[i]!.push('flush'),
+      close: () => {},
+    };
+    return h;
+  });
+  for (const h of handles) ids.push(coord.join(h, { type: 'hello', protocol: 1, name: 'w', kind: 'node', threads: 1 }).id);
+  await coord.run();
+  for (const l of log) {
+    // Every step: its parameters (sent on joining, then after each step), its task, one flush.
+    const seq = l.join(' ');
+    expect(seq.match(/params task flush/g)?.length).toBe(5);
+    expect(seq).not.toMatch(/params flush/);
+    expect(seq).toMatch(/flush params$/); // the last parameters: the real handle writes them out after this turn
+  }
+  const ref = await reference(5);
+  expect(new Uint8Array(params.buffer)).toEqual(new Uint8Array(ref.buffer));
 });

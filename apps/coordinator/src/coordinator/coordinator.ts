@@ -506,6 +506,11 @@ export class Coordinator extends EventEmitter {
         this.sendTask(w, lo + sh.start, lo + sh.start + sh.count);
       });
     }
+    // The parameters broadcast at the end of the last step and these tasks leave together, in
+    // one write per socket, before the last step's listeners (metrics, dashboard, evaluation,
+    // checkpoints) run. Parameters with no task after them (the run paused or over) are
+    // written out by the handle after this turn.
+    for (const w of this.members.values()) w.handle.flush?.();
     this.armDeadline();
   }
 
@@ -665,8 +670,6 @@ export class Coordinator extends EventEmitter {
       if (!frames.has(msg)) frames.set(msg, encode(msg));
       w.handle.sendEncoded(frames.get(msg)!);
     }
-    // On their way before the step's listeners (metrics, dashboard, evaluation, checkpoints) run.
-    for (const w of this.members.values()) w.handle.flush?.();
   }
 
   /** Tells every worker the run is over. */
