@@ -215,10 +215,11 @@ export class CoordRunner implements Runner {
 }
 
 /**
- * The transport floor of a 2-worker step, without gradmesh: this process
- * sends two small frames (as params + task) to each of k Node processes over
- * ws and waits for one small masked reply from each — the same fan-out/fan-in
- * a tiny-model step does, with nothing computed or validated.
+ * The transport floor of a step, without gradmesh: this process sends each of
+ * k Node processes a params-sized and a task-sized frame (as the coordinator
+ * sends parameters and a task) and waits for a gradient-sized reply from each
+ * (masked as a worker masks) — the fan-out/fan-in of a step with nothing
+ * computed, encoded or validated.
  */
 export class EchoRunner implements Runner {
   readonly label: string;
@@ -229,8 +230,12 @@ export class EchoRunner implements Runner {
   private closing = false;
   private failure: Error | null = null;
 
-  constructor(readonly workers: number) {
-    this.label = `ws echo, ${workers} processes (transport floor)`;
+  /** `bytes`: the params frame and the reply (default: the small frames of the xor model). */
+  constructor(
+    readonly workers: number,
+    readonly bytes?: number,
+  ) {
+    this.label = `ws echo, ${workers} process${workers > 1 ? 'es' : ''}${bytes ? `, ${(bytes / 2 ** 20).toFixed(2)} MiB each way` : ''} (transport floor)`;
   }
 
   async start(): Promise<void> {
@@ -245,7 +250,7 @@ export class EchoRunner implements Runner {
     const url = `ws://127.0.0.1:${this.wss.address().port}`;
     for (let i = 0; i < this.workers; i++) {
       this.children.push(
-        spawnLogged([join(BENCH, 'lib', 'ws-echo-client.mjs'), url, join(REPO, 'apps', 'worker', 'package.json')], (why) => {
+        spawnLogged([join(BENCH, 'lib', 'ws-echo-client.mjs'), url, join(REPO, 'apps', 'worker', 'package.json'), String(this.bytes ?? 96)], (why) => {
           if (!this.closing) this.failure ??= new Error(`echo client ${why}`);
         }),
       );
@@ -261,7 +266,7 @@ export class EchoRunner implements Runner {
   async block(steps: number): Promise<BlockRecord> {
     if (this.failure) throw this.failure;
     const b0 = socketBytes(this.sockets);
-    const params = Buffer.alloc(128, 1);
+    const params = Buffer.alloc(this.bytes ?? 128, 1);
     const task = Buffer.alloc(64, 2);
     const wallMs: number[] = [];
     for (let s = 0; s < steps; s++) {
@@ -271,8 +276,11 @@ export class EchoRunner implements Runner {
           (ws) =>
             new Promise<void>((res) => {
               ws.once('message', () => res());
+              // One write for both, as the coordinator's handle corks a step's params and task.
+              ws._socket.cork();
               ws.send(params);
               ws.send(task);
+              ws._socket.uncork();
             }),
         ),
       );

@@ -59,7 +59,12 @@ export const coordinator: Section = {
     const largeRunners = largeCfgs.map(
       (c) => new CoordRunner({ label: c.label, dataset: datasetName(LARGE), spec: specOf(LARGE), batch: LARGE.batch, microBatch: c.mb, workers: c.workers, ...(kernels ? { kernels } : {}) }),
     );
-    const large = await compareRunners(largeRunners, { warmupSteps: 2, steps: blockSteps, runs: ctx.runs, log: ctx.log });
+    // The same fan-out/fan-in with nothing but ws: a params-sized frame to each process, a gradient-sized reply back.
+    const frameBytes = encode({ type: 'params', version: 1000, params: new Float32Array(paramCountOf(LARGE)) }).byteLength;
+    const echoRunners = [1, 2].map((k) => new EchoRunner(k, frameBytes));
+    const all = await compareRunners([...largeRunners, ...echoRunners], { warmupSteps: 2, steps: blockSteps, runs: ctx.runs, log: ctx.log });
+    const large = all.slice(0, largeRunners.length);
+    const echo = all.slice(largeRunners.length);
     const rows: string[][] = [];
     const largeNotes: string[] = [];
     largeCfgs.forEach((c, i) => {
@@ -110,6 +115,23 @@ export const coordinator: Section = {
         if (c.mb === 32) summary.push({ metric: `coordinator ${LARGE.name}, 2 workers: bytes on the wire per step`, value: `${fmtBytes(out + inn)} (${fmtBytes(out)} params + tasks out, ${fmtBytes(inn)} gradients in)` });
       }
     });
+    // The transport floor, and the speed-up the machine allows if a step cost only the slowest worker's compute and these transfers.
+    const floor = echo.map((r) => (r.ok && r.blocks.length ? stepMs(r) : NaN));
+    echo.forEach((r, k) => {
+      rows.push([r.label, r.ok ? fmt(floor[k]!) : 'failed', '', '', '', '', '', r.ok ? `${fmtBytes(perStep(r, (b) => b.bytesOut))} + ${fmtBytes(perStep(r, (b) => b.bytesIn))}` : '', '']);
+      if (!r.ok) largeNotes.push(`${r.label}: ${r.error}`);
+    });
+    const computeOf = (mb: number, workers: number): number => {
+      const r = large[largeCfgs.findIndex((x) => x.mb === mb && x.workers === workers)];
+      return r?.ok && r.blocks.length ? median(steadyReports(r).map((x) => x.computeMs)) : NaN;
+    };
+    for (const mb of [32, LARGE.batch / 2]) {
+      const ceiling = (computeOf(mb, 1) + floor[0]!) / (computeOf(mb, 2) + floor[1]!);
+      summary.push({
+        metric: `coordinator ${LARGE.name} mb${mb}: the ceiling — slowest compute + bare ws transfers (1 → 2 workers)`,
+        value: `(${fmt(computeOf(mb, 1))} + ${fmt(floor[0]!)}) / (${fmt(computeOf(mb, 2))} + ${fmt(floor[1]!)}) ms = ${fmtRatio(ceiling)}`,
+      });
+    }
     ctx.table({
       title: `coordinator — ${LARGE.name}, batch ${LARGE.batch}, SGD, worker processes with 1 thread each, ${kernelsLabel} kernels (median of ${ctx.runs} interleaved blocks × ${blockSteps} steps)`,
       headers: ['configuration', 'ms/step', 'samples/s', 'speed-up', 'slowest compute ms', 'step − compute ms', 'comm ms', 'wire/step out + in, measured', 'computed'],
@@ -121,6 +143,7 @@ export const coordinator: Section = {
         'with 2 workers each computes half the batch, so its compute time should halve; where it did not, the workers did not get a core each and the speed-up is not measurable (flagged in the summary)',
         'comm ms = the coordinator\'s own StepReport.commMs (step − slowest compute − wait for the slowest beyond the median); it reads low when the workers\' compute times differ',
         'wire out + in = bytes the coordinator sent (params broadcast + tasks) + received (gradients) per step; measured on the server\'s TCP sockets, computed from encoded message sizes + WebSocket headers',
+        `the ws echo rows are the transport floor: a ${fmtBytes(frameBytes)} frame and a small one to each of 1 or 2 Node processes, a ${fmtBytes(frameBytes)} reply from each (zero mask), nothing computed, encoded or validated; the summary's ceiling adds them to the workers' compute`,
         kernels ? `RunInfo.kernels = ${kernels} (the CLI default)` : 'the workers compute with the js kernels: this engine has no kernel choice yet',
         ...largeNotes,
       ],
