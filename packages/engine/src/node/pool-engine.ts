@@ -1,9 +1,10 @@
 import { Piscina } from 'piscina';
+import { ShardEngine } from '../shard-engine.js';
 import { reduceNodes, treeDepth, type AddFn, type TreeNode } from '../tree.js';
 import { nodeAdd } from './kernels.js';
 import { microBatchCount, samplesIn } from '../microbatch.js';
 import type { GradientEngine, GradResult, GradTask } from '../task.js';
-import type { ContextSpec } from './context.js';
+import { buildContext, type ContextSpec } from './context.js';
 import type { PoolTask, PoolReply } from './pool-worker.js';
 
 export interface PoolEngineOptions {
@@ -13,18 +14,29 @@ export interface PoolEngineOptions {
 }
 
 /**
- * Worker-thread engine (piscina). Parameters live in one SharedArrayBuffer the
- * threads read directly (written once per step, never sent). With JS or
- * native kernels each thread computes its gradients straight into shared
- * buffers the main thread reads in place; with WASM kernels (which need
- * their own memory) each thread copies its tree nodes into a shared output
- * slot. Either way gradients cross threads without structured cloning. The threads' nodes are merged with the
+ * Worker-thread engine (piscina). A step's micro-batches are split into
+ * `threads` contiguous shards: the calling thread computes the first itself
+ * while `threads − 1` piscina threads compute the rest, so N threads keep N
+ * cores busy without a thread more than there are cores — on a 2-core
+ * machine a third runnable thread (the caller, dispatching and waiting)
+ * delays the last shard's start and the caller's wake-up by about half a
+ * millisecond each per step.
+ *
+ * Parameters live in one SharedArrayBuffer every thread reads directly
+ * (written once per step, never sent). With JS or native kernels each pool
+ * thread computes its gradients straight into shared buffers the caller
+ * reads in place; with WASM kernels (which need their own memory) it copies
+ * its tree nodes into a shared output slot. Either way gradients cross
+ * threads without structured cloning. The shards' nodes are merged with the
  * canonical tree, so the result has the same bits as LocalEngine.
  */
 export class PoolEngine implements GradientEngine {
   readonly kind = 'threads';
   readonly threads: number;
-  private readonly pool: Piscina;
+  /** The threads beside the caller (none with threads = 1). */
+  private readonly pool: Piscina | null;
+  /** The caller's own shard engine, built once (its kernels and dataset, as each pool thread has). */
+  private readonly caller: Promise<{ engine: ShardEngine; params: Float32Array }>;
   private readonly params: Float32Array;
   private readonly paramCount: number;
   private slots: SharedArrayBuffer[] = [];
@@ -41,17 +53,27 @@ export class PoolEngine implements GradientEngine {
     this.params = new Float32Array(paramsSab);
     const here = new URL(import.meta.url);
     const ts = here.pathname.endsWith('.ts');
-    this.pool = new Piscina({
-      filename: new URL(`./pool-worker.${ts ? 'ts' : 'js'}`, here).href,
-      minThreads: opts.threads,
-      maxThreads: opts.threads,
-      idleTimeout: 2 ** 31 - 1,
-      // Running from TypeScript source (tests, `pnpm gradmesh`): threads need the
-      // same loader and export condition as the main thread. Inherited when the
-      // process itself runs under tsx; given explicitly otherwise (vitest).
-      ...(ts && !process.execArgv.some((a) => a.includes('tsx')) ? { execArgv: ['--import', 'tsx', '--conditions=@gradmesh/source'] } : {}),
-      workerData: { context: opts.context, paramsSab },
+    this.pool =
+      opts.threads === 1
+        ? null
+        : new Piscina({
+            filename: new URL(`./pool-worker.${ts ? 'ts' : 'js'}`, here).href,
+            minThreads: opts.threads - 1,
+            maxThreads: opts.threads - 1,
+            idleTimeout: 2 ** 31 - 1,
+            // Running from TypeScript source (tests, `pnpm gradmesh`): threads need the
+            // same loader and export condition as the main thread. Inherited when the
+            // process itself runs under tsx; given explicitly otherwise (vitest).
+            ...(ts && !process.execArgv.some((a) => a.includes('tsx')) ? { execArgv: ['--import', 'tsx', '--conditions=@gradmesh/source'] } : {}),
+            workerData: { context: opts.context, paramsSab },
+          });
+    this.caller = buildContext(opts.context).then((ctx) => {
+      if (ctx.model.paramCount !== opts.paramCount) throw new Error(`model has ${ctx.model.paramCount} parameters, the pool was built for ${opts.paramCount}`);
+      const engine = new ShardEngine(ctx.model, ctx.data);
+      // JS and native kernels read the shared parameters; WASM ones need a copy in their memory.
+      return { engine, params: ctx.family === 'wasm' ? engine.alloc(opts.paramCount) : this.params };
     });
+    this.caller.catch(() => {}); // reported by compute()
   }
 
   /** The shared parameters the threads read: train in this array and setParams copies nothing. */
@@ -67,43 +89,53 @@ export class PoolEngine implements GradientEngine {
   async compute(task: GradTask): Promise<GradResult> {
     if (this.closed) throw new Error('thread pool is closed');
     const t0 = performance.now();
+    let caller: Awaited<PoolEngine['caller']>;
+    try {
+      caller = await this.caller;
+    } catch (err) {
+      throw new Error(`step ${task.step}: setting up the calling thread's engine failed: ${(err as Error).message}`);
+    }
     const m = microBatchCount(task.batch, task.microBatch);
     const count = task.mbHi - task.mbLo;
     const parts = Math.max(1, Math.min(this.threads, count));
     const need = 2 * treeDepth(m) + 1;
-    if (need > this.slotNodes || this.slots.length < parts) {
+    if (need > this.slotNodes || this.slots.length < parts - 1) {
       this.slotNodes = Math.max(need, this.slotNodes);
-      this.slots = Array.from({ length: this.threads }, () => new SharedArrayBuffer(this.slotNodes * this.paramCount * 4));
+      this.slots = Array.from({ length: this.threads - 1 }, () => new SharedArrayBuffer(this.slotNodes * this.paramCount * 4));
     }
-    const jobs: Promise<PoolReply>[] = [];
     const ranges: Array<[number, number]> = [];
-    for (let p = 0; p < parts; p++) {
-      const lo = task.mbLo + Math.floor((count * p) / parts);
-      const hi = task.mbLo + Math.floor((count * (p + 1)) / parts);
-      ranges.push([lo, hi]);
+    for (let p = 0; p < parts; p++) ranges.push([task.mbLo + Math.floor((count * p) / parts), task.mbLo + Math.floor((count * (p + 1)) / parts)]);
+    const shard = (lo: number, hi: number): GradTask => {
       const off = samplesIn(task.batch, task.microBatch, task.mbLo, lo);
       const len = samplesIn(task.batch, task.microBatch, lo, hi);
-      const msg: PoolTask = {
-        step: task.step,
-        batch: task.batch,
-        microBatch: task.microBatch,
-        mbLo: lo,
-        mbHi: hi,
-        indices: task.indices.slice(off, off + len),
-        out: this.slots[p]!,
-      };
-      jobs.push(this.pool.run(msg) as Promise<PoolReply>);
+      return { step: task.step, batch: task.batch, microBatch: task.microBatch, mbLo: lo, mbHi: hi, indices: task.indices.subarray(off, off + len) };
+    };
+    // Shards 1.. to the pool first, then shard 0 here while they compute.
+    const jobs: Promise<PoolReply>[] = [];
+    for (let p = 1; p < parts; p++) {
+      const t = shard(...ranges[p]!);
+      const msg: PoolTask = { ...t, indices: t.indices.slice(), out: this.slots[p - 1]! };
+      jobs.push(this.pool!.run(msg) as Promise<PoolReply>);
     }
-    let replies: PoolReply[];
+    const replies = Promise.all(jobs);
+    replies.catch(() => {}); // awaited below, after the caller's shard (which may throw first)
+    let own: TreeNode[];
     try {
-      replies = await Promise.all(jobs);
+      if (caller.params !== this.params) caller.params.set(this.params);
+      own = caller.engine.compute(caller.params, shard(...ranges[0]!)).nodes;
+    } catch (err) {
+      throw new Error(`step ${task.step}: computing on the calling thread failed: ${(err as Error).message}`);
+    }
+    let done: PoolReply[];
+    try {
+      done = await replies;
     } catch (err) {
       throw new Error(`step ${task.step}: a worker thread failed: ${(err as Error).message}`);
     }
-    const nodes: TreeNode[] = [];
-    replies.forEach((r, p) => {
-      r.nodes.forEach((n, i) => {
-        const grad = n.buf ? new Float32Array(n.buf, n.offset, this.paramCount) : new Float32Array(this.slots[p]!, i * this.paramCount * 4, this.paramCount);
+    const nodes: TreeNode[] = [...own];
+    done.forEach((r, i) => {
+      r.nodes.forEach((n, j) => {
+        const grad = n.buf ? new Float32Array(n.buf, n.offset, this.paramCount) : new Float32Array(this.slots[i]!, j * this.paramCount * 4, this.paramCount);
         nodes.push({ lo: n.lo, hi: n.hi, loss: n.loss, grad });
       });
     });
@@ -114,6 +146,6 @@ export class PoolEngine implements GradientEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.destroy();
+    await this.pool?.destroy();
   }
 }
