@@ -64,7 +64,7 @@ export class PoolEngine implements GradientEngine {
             // Running from TypeScript source (tests, `pnpm gradmesh`): threads need the
             // same loader and export condition as the main thread. Inherited when the
             // process itself runs under tsx; given explicitly otherwise (vitest).
-            ...(ts && !process.execArgv.some((a) => a.includes('tsx')) ? { execArgv: ['--import', 'tsx', '--conditions=@gradmesh/source'] } : {}),
+            ...(ts && !underTsx(process.execArgv) ? { execArgv: ['--import', 'tsx', '--conditions=@gradmesh/source'] } : {}),
             workerData: { context: opts.context, paramsSab },
           });
     this.caller = buildContext(opts.context).then((ctx) => {
@@ -148,4 +148,18 @@ export class PoolEngine implements GradientEngine {
     this.closed = true;
     await this.pool?.destroy();
   }
+}
+
+/**
+ * Whether node was started with tsx's loader (`--import tsx`, `--import=tsx/esm`,
+ * a path into node_modules/tsx/): then threads inherit it. Not any argument
+ * that merely contains "tsx" — vitest's own paths do (…_tsx@4…/vitest/…).
+ */
+export function underTsx(execArgv: readonly string[]): boolean {
+  const isTsx = (v: string): boolean => /^tsx(\/|$)/.test(v) || /[\\/]node_modules[\\/]tsx[\\/]/.test(v);
+  return execArgv.some((a, i) => {
+    const eq = /^--(?:import|loader|experimental-loader|require)=(.*)$/.exec(a);
+    if (eq) return isTsx(eq[1]!);
+    return ['--import', '--loader', '--experimental-loader', '--require', '-r'].includes(execArgv[i - 1] ?? '') && isTsx(a);
+  });
 }

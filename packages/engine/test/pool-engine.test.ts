@@ -1,0 +1,70 @@
+import { Rng, type ModelSpec } from '@gradmesh/core';
+import { afterEach, describe, expect, test } from 'vitest';
+import { LocalEngine, type GradientEngine, type GradTask, type TreeNode } from '../src/index.js';
+import { buildContext, loadKernels, PoolEngine, underTsx } from '../src/node/index.js';
+
+const spec: ModelSpec = { inputs: 2, layers: [{ units: 32, activation: 'tanh' }, { units: 3, activation: 'softmax' }], loss: 'softmax_xent' };
+const bits = (n: TreeNode): string => `${n.lo}-${n.hi} ${n.loss} ${Buffer.from(n.grad.buffer, n.grad.byteOffset, n.grad.byteLength).toString('hex')}`;
+
+// 10 micro-batches of 6 (the last short), and a task over [1, 9): unaligned, so the
+// result is several canonical nodes and every split cuts the tree somewhere else.
+const task = (step: number): GradTask => ({ step, batch: 58, microBatch: 6, mbLo: 1, mbHi: 9, indices: Uint32Array.from({ length: 48 }, (_, i) => (i * 7 + step) % 300) });
+
+const engines: GradientEngine[] = [];
+afterEach(async () => {
+  await Promise.all(engines.splice(0).map((e) => e.close()));
+  delete process.env.GRADMESH_FAULT_THREAD_STEP;
+});
+
+describe('PoolEngine: the calling thread and N − 1 pool threads', () => {
+  const families = (['js', 'wasm', 'native'] as const).filter((k) => k !== 'native' || loadKernels('auto', 1).family === 'native');
+  test.each(families)('1, 2 and 3 threads give LocalEngine bits, step after step (%s kernels)', async (kernels) => {
+    const ctx = await buildContext({ dataset: 'spirals', spec, kernels });
+    const local = new LocalEngine(ctx.model, ctx.data);
+    const pools = [1, 2, 3].map((threads) => new PoolEngine({ threads, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels } }));
+    engines.push(local, ...pools);
+    const params = new Float32Array(ctx.model.paramCount);
+    const rng = new Rng(5);
+    for (let step = 0; step < 3; step++) {
+      ctx.model.initParams(params, rng); // new parameters every step: nothing may be read stale
+      local.setParams(step, params);
+      const want = (await local.compute(task(step))).nodes.map(bits);
+      expect(want.length).toBeGreaterThan(1);
+      for (const pool of pools) {
+        pool.setParams(step, params);
+        const r = await pool.compute(task(step));
+        expect(r.nodes.map(bits)).toEqual(want);
+        expect(r.samples).toBe(48);
+      }
+    }
+  });
+
+  test("a pool thread's failure rejects the step with its number, and the next step computes", async () => {
+    process.env.GRADMESH_FAULT_THREAD_STEP = '4';
+    const ctx = await buildContext({ dataset: 'spirals', spec, kernels: 'js' });
+    const pool = new PoolEngine({ threads: 2, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels: 'js' } });
+    engines.push(pool);
+    const params = new Float32Array(ctx.model.paramCount);
+    ctx.model.initParams(params, new Rng(1));
+    pool.setParams(0, params);
+    await expect(pool.compute(task(4))).rejects.toThrow(/^step 4: a worker thread failed: .*injected fault/);
+    const r = await pool.compute(task(5));
+    expect(r.samples).toBe(48);
+  });
+
+  test('a model that does not fit the dataset fails the first step with a message naming it', async () => {
+    const wrong: ModelSpec = { ...spec, inputs: 5 };
+    const pool = new PoolEngine({ threads: 2, paramCount: 5 * 32 + 32 + 32 * 3 + 3, context: { dataset: 'spirals', spec: wrong, kernels: 'js' } });
+    engines.push(pool);
+    await expect(pool.compute(task(0))).rejects.toThrow(/^step 0: setting up the calling thread's engine failed: model 5→3 does not fit dataset spirals/);
+  });
+});
+
+test("threads get tsx's loader unless node runs under it already (a path that merely contains \"tsx\" does not count)", () => {
+  expect(underTsx(['--import', 'tsx', '--conditions=@gradmesh/source'])).toBe(true);
+  expect(underTsx(['--import=tsx/esm'])).toBe(true);
+  expect(underTsx(['--require', '/w/node_modules/.pnpm/tsx@4.23.15/node_modules/tsx/dist/preflight.cjs'])).toBe(true);
+  expect(underTsx(['--require', '/w/node_modules/.pnpm/vitest@4.1.12_tsx@4.23.15_/node_modules/vitest/suppress-warnings.cjs', '--conditions', 'node'])).toBe(false);
+  expect(underTsx(['--conditions', 'tsx'])).toBe(false);
+  expect(underTsx([])).toBe(false);
+});
