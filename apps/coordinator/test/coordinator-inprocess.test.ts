@@ -160,3 +160,27 @@ test("a step's parameters and its tasks leave together: no flush between them, o
   const ref = await reference(5);
   expect(new Uint8Array(params.buffer)).toEqual(new Uint8Array(ref.buffer));
 });
+
+test('a worker that went silent and then left leaves no task behind: its assignments are forgotten, not kept for good', { timeout: 20_000 }, async () => {
+  const { params, optimizer } = setup();
+  const coord = makeCoord(params, optimizer, { totalSteps: 8, minWorkers: 3, deadlineFloorMs: 50 });
+  const ids: string[] = [];
+  const handles = [
+    fakeWorker(() => coord, () => ids[0]!, () => 'ok'),
+    fakeWorker(() => coord, () => ids[1]!, () => 'ok'),
+    fakeWorker(() => coord, () => ids[2]!, (_t, step) => (step >= 2 ? 'silent' : 'ok')),
+  ];
+  for (const h of handles) ids.push(coord.join(h, { type: 'hello', protocol: 1, name: 'w', kind: 'node', threads: 1 }).id);
+  let outstandingBeforeLeave = 0;
+  await coord.run((r) => {
+    if (r.step === 4) {
+      outstandingBeforeLeave = coord.outstandingTasks; // the silent worker's overdue task, and the next step's tasks
+      coord.leave(ids[2]!, 'connection closed');
+    }
+  });
+  expect(coord.ledger.entries.some((e) => e.worker === ids[2] && e.status === 'reassigned')).toBe(true);
+  expect(outstandingBeforeLeave).toBeGreaterThan(0);
+  expect(coord.outstandingTasks).toBe(0);
+  const ref = await reference(8);
+  expect(new Uint8Array(params.buffer)).toEqual(new Uint8Array(ref.buffer));
+});

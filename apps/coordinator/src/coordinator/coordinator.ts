@@ -123,6 +123,10 @@ export class Coordinator extends EventEmitter {
   private nextWorker = 1;
   private nextTask = 1;
   private readonly assignments = new Map<number, Assignment>();
+  /** Tasks out and not yet settled: pending, or overdue and cancelled while their worker is still connected. */
+  get outstandingTasks(): number {
+    return this.assignments.size;
+  }
   private acc: TreeAccumulator | null = null;
   /** The reduction's add: SIMD via the native addon when it loads, the same bits as the JS loop. */
   private readonly add = nodeAdd();
@@ -218,13 +222,16 @@ export class Coordinator extends EventEmitter {
     if (!m) return;
     this.members.delete(id);
     this.emit('log', `worker ${m.name} (${id}) left: ${reason}`);
-    for (const a of this.assignments.values()) {
-      if (a.worker === id && a.status === 'pending') {
-        a.status = 'cancelled';
+    for (const a of [...this.assignments.values()]) {
+      if (a.worker !== id) continue;
+      if (a.status === 'pending') {
         this.ledger.record({ step: a.step, taskId: a.taskId, worker: id, mbLo: a.mbLo, mbHi: a.mbHi, status: 'lost' });
         this.unassigned.push([a.mbLo, a.mbHi]);
         if (this.current) this.current.reassigned++;
       }
+      // Nothing from this id is accepted again (a returning worker joins under a new one):
+      // its assignments, pending or already cancelled as overdue, are forgotten, not kept for good.
+      this.assignments.delete(a.taskId);
     }
     this.emit('workers');
     if (this.current && this.unassigned.length > 0) this.assignUnassigned();
