@@ -23,7 +23,8 @@ describe('worker-thread data parallelism (piscina)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gm-'));
     const runs = await Promise.all(
       [1, 2, 4].map(async (t) => {
-        const r = await runCli([...RUN, '--kernels', kernels, '--threads', String(t), '--metrics-out', join(dir, `t${t}.jsonl`)]);
+        // Every step split over all threads (the default keeps this small model's steps on one).
+        const r = await runCli([...RUN, '--kernels', kernels, '--threads', String(t), '--metrics-out', join(dir, `t${t}.jsonl`)], { GRADMESH_MIN_SHARD_MS: '0' });
         expect(r.code, r.stderr).toBe(0);
         return { sha: lastJson(r.stdout).paramsSha256, losses: losses(join(dir, `t${t}.jsonl`)) };
       }),
@@ -40,7 +41,7 @@ describe('worker-thread data parallelism (piscina)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gm-'));
     const out = join(dir, 'model.gmsh');
     const t0 = Date.now();
-    const r = await runCli([...RUN, '--threads', '2', '--save', out], { GRADMESH_FAULT_THREAD_STEP: '17' }, 60_000);
+    const r = await runCli([...RUN, '--threads', '2', '--save', out], { GRADMESH_FAULT_THREAD_STEP: '17', GRADMESH_MIN_SHARD_MS: '0' }, 60_000);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/step 17/);
     expect(r.stderr).toMatch(/injected fault/);

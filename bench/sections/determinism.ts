@@ -44,9 +44,10 @@ export const determinism: Section = {
             notes.push(`${name}: each thread's shard is one micro-batch of ${fast}, so deterministic mode does exactly what one pass per thread does`);
             continue;
           }
+          // Both modes split every step over the threads (minShardMs 0): what is compared is per-thread passes.
           const specs: CellSpec[] = [
-            { id: 'det', label: `deterministic (micro-batch ${MICRO_BATCH})`, module: CELLS, factory: 'engineCell', args: { arch, engine, threads, microBatch: MICRO_BATCH, kernels }, unitsPerStep: arch.batch },
-            { id: 'fast', label: `one pass per thread (micro-batch ${fast})`, module: CELLS, factory: 'engineCell', args: { arch, engine, threads, microBatch: fast, kernels }, unitsPerStep: arch.batch },
+            { id: 'det', label: `deterministic (micro-batch ${MICRO_BATCH})`, module: CELLS, factory: 'engineCell', args: { arch, engine, threads, microBatch: MICRO_BATCH, kernels, minShardMs: 0 }, unitsPerStep: arch.batch },
+            { id: 'fast', label: `one pass per thread (micro-batch ${fast})`, module: CELLS, factory: 'engineCell', args: { arch, engine, threads, microBatch: fast, kernels, minShardMs: 0 }, unitsPerStep: arch.batch },
           ];
           // A difference of a few percent needs more runs than the other sections' ratios.
           const res = await compareCells(specs, { runs, blockMs: ctx.blockMs, warmupMs: ctx.warmupMs, log: ctx.log });

@@ -14,7 +14,7 @@ import { median, repsFor, timeBlocks, timeBlocksAsync, timeBlocksCpu } from '../
 const SEED = 1;
 
 /** One training loop (Trainer, plain SGD) on LocalEngine or PoolEngine, both with the same kernel set. */
-export async function engineCell(args: { arch: Arch; engine: 'local' | 'pool'; threads: number; microBatch: number; kernels?: KernelName }): Promise<Cell> {
+export async function engineCell(args: { arch: Arch; engine: 'local' | 'pool'; threads: number; microBatch: number; kernels?: KernelName; minShardMs?: number }): Promise<Cell> {
   const a = args.arch;
   const name = datasetName(a);
   const ds = await loadDataset(name);
@@ -28,7 +28,7 @@ export async function engineCell(args: { arch: Arch; engine: 'local' | 'pool'; t
   const model = createModel(spec, kernels);
   const engine: GradientEngine =
     args.engine === 'pool'
-      ? new PoolEngine({ threads: args.threads, paramCount: model.paramCount, context: { dataset: name, spec, kernels: kname } as ContextSpec })
+      ? new PoolEngine({ threads: args.threads, paramCount: model.paramCount, context: { dataset: name, spec, kernels: kname } as ContextSpec, ...(args.minShardMs !== undefined ? { minShardMs: args.minShardMs } : {}) })
       : new LocalEngine(model, ds.train);
   // As the CLI does: the pool's threads read the trainer's parameters in place.
   const params = engine.paramsBuffer ?? new Float32Array(model.paramCount);
@@ -41,6 +41,8 @@ export async function engineCell(args: { arch: Arch; engine: 'local' | 'pool'; t
       let loss = NaN;
       for (let s = 0; s < steps; s++) loss = (await trainer.trainStep()).loss;
       if (!Number.isFinite(loss)) throw new Error(`diverged (loss ${loss})`);
+      // Shards the pool split the block's last step into (it keeps small steps on one thread).
+      return engine instanceof PoolEngine ? { extra: { shards: engine.lastShards } } : undefined;
     },
     async close() {
       await engine.close();

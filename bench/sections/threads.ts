@@ -58,7 +58,8 @@ export const threads: Section = {
         label: e.label,
         module: CELLS,
         factory: 'engineCell',
-        args: { arch: v.arch, engine: e.engine, threads: e.threads, microBatch: v.microBatch, kernels: v.kernels },
+        // The tiny model measures what a split costs, so its pool splits every step; the others run as the CLI does.
+        args: { arch: v.arch, engine: e.engine, threads: e.threads, microBatch: v.microBatch, kernels: v.kernels, ...(v.arch === TINY ? { minShardMs: 0 } : {}) },
         unitsPerStep: v.arch.batch,
       }));
       // The premise: what two cores give two loops that share nothing (measured alongside, same load).
@@ -81,7 +82,7 @@ export const threads: Section = {
         name,
         local.ok ? fmtInt(local.median) : 'failed',
         p1.ok ? fmtInt(p1.median) : 'failed',
-        p2.ok ? fmtInt(p2.median) : 'failed',
+        p2.ok ? `${fmtInt(p2.median)}${p2.extras.at(-1)?.shards === 1 ? ' (1 shard)' : ''}` : 'failed',
         fmtRatio(p2.median / local.median),
         fmtRatio(p2.median / p1.median),
         Number.isFinite(machine) ? fmtRatio(machine) : '',
@@ -114,6 +115,7 @@ export const threads: Section = {
       rows,
       notes: [
         'PoolEngine with N threads computes the first shard on the calling thread and the rest on N − 1 piscina threads: 1 thread is the caller alone (no pool thread), 2 threads the caller and one pool thread',
+        'a step is split only into shards of ≥ 2 ms of measured compute (MIN_SHARD_MS), as in `gradmesh train`; a row marked "(1 shard)" ran its 2-thread steps on the caller (the 4-8-2 row splits every step: it measures the split\'s cost)',
         '2 thr − Local/2 = what a perfect 2-way split would not pay per step: the task to the other thread and back, its slot copy (WASM), the merge, and the two threads slowing each other',
         'cores used = CPU time / wall time of the cell\'s process (all threads) while timed: a 2-thread pool that gets < 2 cores cannot scale 2×',
         '2 loops / 1 (machine) = samples/s of two independent single-thread training loops in two threads (sharing nothing, never waiting) over one such loop, timed alongside: what the two cores deliver for this workload, the ceiling for any split of one batch',

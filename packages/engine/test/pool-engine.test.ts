@@ -21,7 +21,7 @@ describe('PoolEngine: the calling thread and N − 1 pool threads', () => {
   test.each(families)('1, 2 and 3 threads give LocalEngine bits, step after step (%s kernels)', async (kernels) => {
     const ctx = await buildContext({ dataset: 'spirals', spec, kernels });
     const local = new LocalEngine(ctx.model, ctx.data);
-    const pools = [1, 2, 3].map((threads) => new PoolEngine({ threads, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels } }));
+    const pools = [1, 2, 3].map((threads) => new PoolEngine({ threads, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels }, minShardMs: 0 }));
     engines.push(local, ...pools);
     const params = new Float32Array(ctx.model.paramCount);
     const rng = new Rng(5);
@@ -33,6 +33,7 @@ describe('PoolEngine: the calling thread and N − 1 pool threads', () => {
       for (const pool of pools) {
         pool.setParams(step, params);
         const r = await pool.compute(task(step));
+        expect(pool.lastShards).toBe(pool.threads);
         expect(r.nodes.map(bits)).toEqual(want);
         expect(r.samples).toBe(48);
       }
@@ -42,7 +43,7 @@ describe('PoolEngine: the calling thread and N − 1 pool threads', () => {
   test("a pool thread's failure rejects the step with its number, and the next step computes", async () => {
     process.env.GRADMESH_FAULT_THREAD_STEP = '4';
     const ctx = await buildContext({ dataset: 'spirals', spec, kernels: 'js' });
-    const pool = new PoolEngine({ threads: 2, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels: 'js' } });
+    const pool = new PoolEngine({ threads: 2, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels: 'js' }, minShardMs: 0 });
     engines.push(pool);
     const params = new Float32Array(ctx.model.paramCount);
     ctx.model.initParams(params, new Rng(1));
@@ -50,6 +51,33 @@ describe('PoolEngine: the calling thread and N − 1 pool threads', () => {
     await expect(pool.compute(task(4))).rejects.toThrow(/^step 4: a worker thread failed: .*injected fault/);
     const r = await pool.compute(task(5));
     expect(r.samples).toBe(48);
+  });
+
+  test('a step too small to pay for a second thread stays on the caller, with the same bits; a heavy one is split', async () => {
+    const ctx = await buildContext({ dataset: 'spirals', spec, kernels: 'js' });
+    const local = new LocalEngine(ctx.model, ctx.data);
+    const small = new PoolEngine({ threads: 3, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels: 'js' } });
+    // A shard threshold no step can reach, and one every step does.
+    const never = new PoolEngine({ threads: 3, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels: 'js' }, minShardMs: 1e9 });
+    const always = new PoolEngine({ threads: 3, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels: 'js' }, minShardMs: 1e-9 });
+    engines.push(local, small, never, always);
+    const params = new Float32Array(ctx.model.paramCount);
+    ctx.model.initParams(params, new Rng(2));
+    local.setParams(0, params);
+    const shards: number[][] = [[], [], []];
+    for (let step = 0; step < 8; step++) {
+      const want = (await local.compute(task(step))).nodes.map(bits);
+      for (const [i, pool] of [small, never, always].entries()) {
+        pool.setParams(step, params);
+        expect((await pool.compute(task(step))).nodes.map(bits)).toEqual(want);
+        shards[i]!.push(pool.lastShards);
+      }
+    }
+    // The first step splits (nothing measured yet); then a 48-row step of this tiny model (well under 2 ms) stays whole.
+    expect(shards[0]![0]).toBe(3);
+    expect(shards[0]!.slice(1)).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(shards[1]!.slice(1)).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(shards[2]).toEqual([3, 3, 3, 3, 3, 3, 3, 3]);
   });
 
   test('a model that does not fit the dataset fails the first step with a message naming it', async () => {

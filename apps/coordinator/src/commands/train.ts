@@ -13,7 +13,7 @@ import { RunError, UsageError } from '../errors.js';
 
 const options: Options = {
   ...trainOptions,
-  threads: { type: 'string', valueName: 'N', help: `worker threads computing each batch (default: cores = ${defaultThreads()})` },
+  threads: { type: 'string', valueName: 'N', help: `threads computing each batch, at most (default: cores = ${defaultThreads()}; a step too small to pay for a thread — under 2 ms per shard — runs on one)` },
 };
 
 export const trainHelp = helpText(

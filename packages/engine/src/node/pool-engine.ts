@@ -8,19 +8,32 @@ import { buildContext, type ContextSpec } from './context.js';
 import type { PoolTask, PoolReply } from './pool-worker.js';
 
 export interface PoolEngineOptions {
+  /** The most threads a step is split over (the caller and threads − 1 pool threads). */
   threads: number;
   context: ContextSpec;
   paramCount: number;
+  /**
+   * A step is split only into shards of at least this much predicted
+   * compute (ms, from the caller's measured time per row): a shorter one
+   * costs more in dispatch, wake-up and merge than a second core saves.
+   * 0 splits every step over all threads. Default: the env var
+   * GRADMESH_MIN_SHARD_MS, else MIN_SHARD_MS.
+   */
+  minShardMs?: number;
 }
 
+/** Default minShardMs: 2 ms per shard (native 784-128-10 at batch 64 takes ~0.8 ms a step, and 2 threads made it 25 % slower). */
+export const MIN_SHARD_MS = 2;
+
 /**
- * Worker-thread engine (piscina). A step's micro-batches are split into
- * `threads` contiguous shards: the calling thread computes the first itself
- * while `threads − 1` piscina threads compute the rest, so N threads keep N
- * cores busy without a thread more than there are cores — on a 2-core
- * machine a third runnable thread (the caller, dispatching and waiting)
- * delays the last shard's start and the caller's wake-up by about half a
- * millisecond each per step.
+ * Worker-thread engine (piscina). A step's micro-batches are split into up
+ * to `threads` contiguous shards: the calling thread computes the first
+ * itself while `threads − 1` piscina threads compute the rest, so N threads
+ * keep N cores busy without a thread more than there are cores — on a
+ * 2-core machine a third runnable thread (the caller, dispatching and
+ * waiting) delays the last shard's start and the caller's wake-up by about
+ * half a millisecond each per step. Steps too small to pay for that
+ * (shards under minShardMs of measured compute) stay on the caller.
  *
  * Parameters live in one SharedArrayBuffer every thread reads directly
  * (written once per step, never sent). With JS or native kernels each pool
@@ -42,6 +55,11 @@ export class PoolEngine implements GradientEngine {
   private slots: SharedArrayBuffer[] = [];
   private slotNodes = 0;
   private closed = false;
+  private readonly minShardMs: number;
+  /** The caller's recent compute times per row (ms), measured on its own shard. */
+  private msPerRow: number[] = [];
+  /** Shards the last step was split into (1: the caller alone). */
+  lastShards = 0;
   /** Merges the threads' nodes: SIMD when the native addon loads (the same bits as the JS loop). */
   private readonly add: AddFn = nodeAdd();
 
@@ -49,6 +67,8 @@ export class PoolEngine implements GradientEngine {
     if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new TypeError('threads must be a positive integer');
     this.threads = opts.threads;
     this.paramCount = opts.paramCount;
+    const envMin = process.env.GRADMESH_MIN_SHARD_MS;
+    this.minShardMs = opts.minShardMs ?? (envMin !== undefined && envMin !== '' && Number(envMin) >= 0 ? Number(envMin) : MIN_SHARD_MS);
     const paramsSab = new SharedArrayBuffer(opts.paramCount * 4);
     this.params = new Float32Array(paramsSab);
     const here = new URL(import.meta.url);
@@ -97,7 +117,8 @@ export class PoolEngine implements GradientEngine {
     }
     const m = microBatchCount(task.batch, task.microBatch);
     const count = task.mbHi - task.mbLo;
-    const parts = Math.max(1, Math.min(this.threads, count));
+    const parts = this.shardsFor(count, samplesIn(task.batch, task.microBatch, task.mbLo, task.mbHi));
+    this.lastShards = parts;
     const need = 2 * treeDepth(m) + 1;
     if (need > this.slotNodes || this.slots.length < parts - 1) {
       this.slotNodes = Math.max(need, this.slotNodes);
@@ -122,7 +143,10 @@ export class PoolEngine implements GradientEngine {
     let own: TreeNode[];
     try {
       if (caller.params !== this.params) caller.params.set(this.params);
-      own = caller.engine.compute(caller.params, shard(...ranges[0]!)).nodes;
+      const mine = shard(...ranges[0]!);
+      const c0 = performance.now();
+      own = caller.engine.compute(caller.params, mine).nodes;
+      this.measured((performance.now() - c0) / Math.max(1, mine.indices.length));
     } catch (err) {
       throw new Error(`step ${task.step}: computing on the calling thread failed: ${(err as Error).message}`);
     }
@@ -141,6 +165,24 @@ export class PoolEngine implements GradientEngine {
     });
     const merged = reduceNodes(m, task.mbLo, task.mbHi, nodes, this.add);
     return { nodes: merged, samples: samplesIn(task.batch, task.microBatch, task.mbLo, task.mbHi), computeMs: performance.now() - t0 };
+  }
+
+  /**
+   * How many shards to split `rows` rows (in `count` micro-batches) into:
+   * as many as there are threads, but none predicted under minShardMs.
+   * Bits do not depend on it (the canonical tree), only speed does.
+   */
+  private shardsFor(count: number, rows: number): number {
+    const most = Math.max(1, Math.min(this.threads, count));
+    if (this.minShardMs === 0 || this.msPerRow.length === 0) return most;
+    const sorted = [...this.msPerRow].sort((a, b) => a - b);
+    const predicted = sorted[sorted.length >> 1]! * rows;
+    return Math.max(1, Math.min(most, Math.floor(predicted / this.minShardMs)));
+  }
+
+  private measured(msPerRow: number): void {
+    this.msPerRow.push(msPerRow);
+    if (this.msPerRow.length > 5) this.msPerRow.shift();
   }
 
   async close(): Promise<void> {
