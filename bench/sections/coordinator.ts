@@ -62,7 +62,9 @@ export const coordinator: Section = {
     // The same fan-out/fan-in with nothing but ws: a params-sized frame to each process, a gradient-sized reply back.
     const frameBytes = encode({ type: 'params', version: 1000, params: new Float32Array(paramCountOf(LARGE)) }).byteLength;
     const echoRunners = [1, 2].map((k) => new EchoRunner(k, frameBytes));
-    const all = await compareRunners([...largeRunners, ...echoRunners], { warmupSteps: 2, steps: blockSteps, runs: ctx.runs, log: ctx.log });
+    // A connection carries its first few dozen 2.5 MiB frames slower than later ones (bare ws echo here: ~9 → ~6 ms
+    // per round trip after 40 of them), and a real run is past that within seconds: warm every runner up first.
+    const all = await compareRunners([...largeRunners, ...echoRunners], { warmupSteps: ctx.quick ? 8 : 20, steps: blockSteps, runs: ctx.runs, log: ctx.log });
     const large = all.slice(0, largeRunners.length);
     const echo = all.slice(largeRunners.length);
     const rows: string[][] = [];
@@ -138,7 +140,7 @@ export const coordinator: Section = {
       rows,
       notes: [
         'all four configurations run side by side (a coordinator each, workers from `gradmesh worker --threads 1`); they take turns a block at a time, so they share the machine\'s load alike',
-        'a block\'s first step is left out of ms/step and the step reports: its workers sat idle while the others took their turn (no real run pauses between steps)',
+        'each runner first trains 20 steps unmeasured (a connection moves its first few dozen large frames slower); a block\'s first step is left out of ms/step and the step reports: its workers sat idle while the others took their turn (no real run pauses between steps)',
         'step − compute = everything on the step\'s critical path that is not the slowest worker\'s computation: task and params messages, (de)serialisation and masking on both sides, transfer, reduction, SGD',
         'with 2 workers each computes half the batch, so its compute time should halve; where it did not, the workers did not get a core each and the speed-up is not measurable (flagged in the summary)',
         'comm ms = the coordinator\'s own StepReport.commMs (step − slowest compute − wait for the slowest beyond the median); it reads low when the workers\' compute times differ',
