@@ -140,7 +140,7 @@ export const coordinator: Section = {
       rows,
       notes: [
         'all four configurations run side by side (a coordinator each, workers from `gradmesh worker --threads 1`); they take turns a block at a time, so they share the machine\'s load alike',
-        'each runner first trains 20 steps unmeasured (a connection moves its first few dozen large frames slower); a block\'s first step is left out of ms/step and the step reports: its workers sat idle while the others took their turn (no real run pauses between steps)',
+        `each runner first trains ${ctx.quick ? 8 : 20} steps unmeasured (a connection moves its first few dozen large frames slower); a block's first step is left out of ms/step and the step reports: its workers sat idle while the others took their turn (no real run pauses between steps)`,
         'step − compute = everything on the step\'s critical path that is not the slowest worker\'s computation: task and params messages, (de)serialisation and masking on both sides, transfer, reduction, SGD',
         'with 2 workers each computes half the batch, so its compute time should halve; where it did not, the workers did not get a core each and the speed-up is not measurable (flagged in the summary)',
         'comm ms = the coordinator\'s own StepReport.commMs (step − slowest compute − wait for the slowest beyond the median); it reads low when the workers\' compute times differ',

@@ -30,6 +30,7 @@ export const mnist: Section = {
       'one run per row (a run is 10 epochs: this section is long, so no repetitions); the runs advance one epoch at a time in rotating order, so machine load hits all alike',
       'seconds count training only; the test evaluation after each epoch is left out on both sides',
       'time to 93% = training seconds at the end of the first epoch whose test accuracy is ≥ 93% (epoch granularity)',
+      '"2 threads" rows run PoolEngine as `gradmesh train --threads 2` does: it splits a step only into shards of ≥ 2 ms of measured compute, so with fast kernels this small model\'s steps may stay on one thread',
     ];
     const avail = await availableKernels();
     const fastest = avail.names.at(-1)!; // availability order is js, wasm, native: the last is the fastest

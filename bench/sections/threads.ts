@@ -75,6 +75,8 @@ export const threads: Section = {
       const p2 = by('pool2');
       // What a perfect 2-way split would not pay: 2 threads' step time above half of LocalEngine's.
       const overheadUs = (p2.msPerStep - local.msPerStep / 2) * 1000;
+      // The pool kept this model's 2-thread steps whole (its last timed step was one shard): no split to cost.
+      const oneShard = p2.extras.at(-1)?.shards === 1;
       const ind1 = res.find((r) => r.id === 'ind1');
       const ind2 = res.find((r) => r.id === 'ind2');
       const machine = ind1?.ok && ind2?.ok ? ind2.median / ind1.median : NaN;
@@ -82,12 +84,12 @@ export const threads: Section = {
         name,
         local.ok ? fmtInt(local.median) : 'failed',
         p1.ok ? fmtInt(p1.median) : 'failed',
-        p2.ok ? `${fmtInt(p2.median)}${p2.extras.at(-1)?.shards === 1 ? ' (1 shard)' : ''}` : 'failed',
+        p2.ok ? `${fmtInt(p2.median)}${oneShard ? ' (1 shard)' : ''}` : 'failed',
         fmtRatio(p2.median / local.median),
         fmtRatio(p2.median / p1.median),
         Number.isFinite(machine) ? fmtRatio(machine) : '',
         fmt(local.msPerStep * 1000),
-        fmt(overheadUs),
+        oneShard ? '' : fmt(overheadUs),
         `±${fmtPct(Math.max(local.spread, p1.spread, p2.spread) / 2, 0)}`,
         [local, p1, p2].map((c) => fmt(c.cpuShare, 2)).join(' / '),
       ]);
@@ -115,7 +117,7 @@ export const threads: Section = {
       rows,
       notes: [
         'PoolEngine with N threads computes the first shard on the calling thread and the rest on N − 1 piscina threads: 1 thread is the caller alone (no pool thread), 2 threads the caller and one pool thread',
-        'a step is split only into shards of ≥ 2 ms of measured compute (MIN_SHARD_MS), as in `gradmesh train`; a row marked "(1 shard)" ran its 2-thread steps on the caller (the 4-8-2 row splits every step: it measures the split\'s cost)',
+        'a step is split only into shards of ≥ 2 ms of measured compute (MIN_SHARD_MS), as in `gradmesh train`; a row marked "(1 shard)" ran its 2-thread steps on the caller (so far as its last timed step shows; no split cost is given for it) (the 4-8-2 row splits every step: it measures the split\'s cost)',
         '2 thr − Local/2 = what a perfect 2-way split would not pay per step: the task to the other thread and back, its slot copy (WASM), the merge, and the two threads slowing each other',
         'cores used = CPU time / wall time of the cell\'s process (all threads) while timed: a 2-thread pool that gets < 2 cores cannot scale 2×',
         '2 loops / 1 (machine) = samples/s of two independent single-thread training loops in two threads (sharing nothing, never waiting) over one such loop, timed alongside: what the two cores deliver for this workload, the ceiling for any split of one batch',

@@ -13,7 +13,7 @@ import { RunError, UsageError } from '../errors.js';
 
 const options: Options = {
   ...trainOptions,
-  threads: { type: 'string', valueName: 'N', help: `threads computing each batch, at most (default: cores = ${defaultThreads()}; a step too small to pay for a thread — under 2 ms per shard — runs on one)` },
+  threads: { type: 'string', valueName: 'N', help: `threads computing each batch, at most (default: cores = ${defaultThreads()}; a step is split into fewer shards when they would take under 2 ms each)` },
 };
 
 export const trainHelp = helpText(

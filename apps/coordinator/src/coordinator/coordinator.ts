@@ -342,16 +342,16 @@ export class Coordinator extends EventEmitter {
     this.ledger.record({ step: a.step, taskId: a.taskId, worker: id, mbLo: a.mbLo, mbHi: a.mbHi, status: 'lost' });
     // Out of the pool for the rest of this step (others take the range); three failures in a row and it is out of the run.
     m.state = 'straggling';
-    if (++m.failures >= 3) {
-      m.handle.close(4010, 'three tasks failed in a row');
-      this.leave(id, 'three tasks failed in a row');
-      return;
-    }
     if (this.current && a.step === this.step) {
       this.unassigned.push([a.mbLo, a.mbHi]);
       this.current.reassigned++;
-      this.assignUnassigned();
     }
+    if (++m.failures >= 3) {
+      m.handle.close(4010, 'three tasks failed in a row');
+      this.leave(id, 'three tasks failed in a row'); // which hands out what is unassigned, this range included
+      return;
+    }
+    if (this.current && this.unassigned.length > 0) this.assignUnassigned();
   }
 
   private votes: Array<{ v: Float32Array; n: number; lo: number; hi: number; worker: string; loss: number; taskId: number }> = [];
@@ -514,8 +514,8 @@ export class Coordinator extends EventEmitter {
       });
     }
     // The parameters broadcast at the end of the last step and these tasks leave together, in
-    // one write per socket, before the last step's listeners (metrics, dashboard, evaluation,
-    // checkpoints) run. Parameters with no task after them (the run paused or over) are
+    // one write per socket, before run()'s step callback (metrics, dashboard feed, evaluation,
+    // checkpoints) runs. Parameters with no task after them (the run paused or over) are
     // written out by the handle after this turn.
     for (const w of this.members.values()) w.handle.flush?.();
     this.armDeadline();

@@ -208,30 +208,41 @@ export class CoordinatorServer {
     // uncorked by flush() (the coordinator's, once a broadcast is out) or after this turn.
     const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
     let corked = false;
+    // Bytes this turn's sends added (held by the cork until flush), and the largest frame sent.
+    let heldThisTurn = 0;
+    let largest = 0;
     const handle: WorkerHandle = {
       send: (msg: ServerMessage) => {
         if (ws.readyState === ws.OPEN) handle.sendEncoded!(encode(msg));
       },
       sendEncoded: (bytes: Uint8Array) => {
         if (ws.readyState !== ws.OPEN) return;
-        // A worker that cannot drain what it is sent falls out of the run rather than growing our memory.
-        if (ws.bufferedAmount > maxBuffered) {
+        // A worker that cannot drain what it is sent falls out of the run rather than growing our
+        // memory. What counts is what earlier turns left unwritten — not this turn's own frames
+        // (a step's parameters and task leave together) — against a limit that grows with the
+        // largest frame a healthy worker is sent (a big model's parameters).
+        largest = Math.max(largest, bytes.byteLength);
+        if (ws.bufferedAmount - heldThisTurn > Math.max(maxBuffered, 2 * largest)) {
           dropSlow();
           return;
         }
         if (socket && !corked) {
           corked = true;
+          heldThisTurn = 0;
           socket.cork();
           setImmediate(() => handle.flush!());
         }
         this.wire.sentBytes += bytes.byteLength;
+        const before = ws.bufferedAmount;
         ws.send(bytes);
+        if (corked) heldThisTurn += ws.bufferedAmount - before;
       },
       // A closing socket may still flush what it holds: only a closed one holds nothing.
       queued: () => (ws.readyState === ws.CLOSED ? 0 : ws.bufferedAmount),
       flush: () => {
         if (!corked) return;
         corked = false;
+        heldThisTurn = 0;
         socket?.uncork();
       },
       close: (code, reason) => {

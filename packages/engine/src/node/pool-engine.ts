@@ -14,15 +14,17 @@ export interface PoolEngineOptions {
   paramCount: number;
   /**
    * A step is split only into shards of at least this much predicted
-   * compute (ms, from the caller's measured time per row): a shorter one
-   * costs more in dispatch, wake-up and merge than a second core saves.
+   * compute (ms: the median of the caller's last 5 measured times per row,
+   * times the rows; the first step, unmeasured, uses every thread): a
+   * shorter shard costs more in dispatch, wake-up and merge than another
+   * core saves.
    * 0 splits every step over all threads. Default: the env var
    * GRADMESH_MIN_SHARD_MS, else MIN_SHARD_MS.
    */
   minShardMs?: number;
 }
 
-/** Default minShardMs: 2 ms per shard (native 784-128-10 at batch 64 takes ~0.8 ms a step, and 2 threads made it 25 % slower). */
+/** Default minShardMs: 2 ms per shard (native 784-128-10 at batch 64 takes ~0.8 ms a step; split over 2 threads it ran at 0.49–0.76× of one). */
 export const MIN_SHARD_MS = 2;
 
 /**
@@ -69,6 +71,7 @@ export class PoolEngine implements GradientEngine {
     this.paramCount = opts.paramCount;
     const envMin = process.env.GRADMESH_MIN_SHARD_MS;
     this.minShardMs = opts.minShardMs ?? (envMin !== undefined && envMin !== '' && Number(envMin) >= 0 ? Number(envMin) : MIN_SHARD_MS);
+    if (!(this.minShardMs >= 0 && this.minShardMs < Infinity)) throw new TypeError(`minShardMs must be a finite number ≥ 0, got ${this.minShardMs}`);
     const paramsSab = new SharedArrayBuffer(opts.paramCount * 4);
     this.params = new Float32Array(paramsSab);
     const here = new URL(import.meta.url);
@@ -140,20 +143,25 @@ export class PoolEngine implements GradientEngine {
     }
     const replies = Promise.all(jobs);
     replies.catch(() => {}); // awaited below, after the caller's shard (which may throw first)
+    // A failed step returns only once every thread has stopped: a thread still writing its
+    // output slot must not overlap the next step's use of it.
+    const settled = (): Promise<unknown> => Promise.allSettled(jobs);
     let own: TreeNode[];
     try {
       if (caller.params !== this.params) caller.params.set(this.params);
       const mine = shard(...ranges[0]!);
       const c0 = performance.now();
       own = caller.engine.compute(caller.params, mine).nodes;
-      this.measured((performance.now() - c0) / Math.max(1, mine.indices.length));
+      if (mine.indices.length > 0) this.measured((performance.now() - c0) / mine.indices.length);
     } catch (err) {
+      await settled();
       throw new Error(`step ${task.step}: computing on the calling thread failed: ${(err as Error).message}`);
     }
     let done: PoolReply[];
     try {
       done = await replies;
     } catch (err) {
+      await settled();
       throw new Error(`step ${task.step}: a worker thread failed: ${(err as Error).message}`);
     }
     const nodes: TreeNode[] = [...own];
