@@ -197,3 +197,23 @@ test("a worker whose third task in a row fails leaves the run, and that task's m
   const ref = await reference(8);
   expect(new Uint8Array(params.buffer)).toEqual(new Uint8Array(ref.buffer));
 });
+
+test("a new worker's cold first tasks do not starve it: it keeps a share until three tasks are measured, then the median takes over", { timeout: 20_000 }, async () => {
+  const { params, optimizer } = setup();
+  const coord = makeCoord(params, optimizer, { totalSteps: 8, minWorkers: 2, deadlineFloorMs: 60_000 });
+  const ids: string[] = [];
+  // Equally fast workers (1 ms per sample), but the second one's first task runs 30× slower (cold:
+  // JIT, first allocations), enough for a split by speed to give it none of the 8 micro-batches.
+  const msPer = [() => 1, (step: number) => (step < 1 ? 30 : 1)];
+  const handles = msPer.map((f, i) => fakeWorker(() => coord, () => ids[i]!, () => 'ok', (step, samples) => f(step) * samples));
+  for (const h of handles) ids.push(coord.join(h, { type: 'hello', protocol: 1, name: 'w', kind: 'node', threads: 1 }).id);
+  await coord.run();
+  const counts = (step: number) => ids.map((id) => coord.ledger.entries.filter((e) => e.step === step && e.worker === id && e.status === 'assigned').reduce((n, e) => n + e.mbHi - e.mbLo, 0));
+  const m = Math.ceil(B / MB);
+  // Without the floor it got nothing from step 1 on, and nothing measured it again until step 25.
+  for (let step = 0; step < 8; step++) expect(counts(step)[1], `step ${step}`).toBeGreaterThan(0);
+  // Once the cold measurement is outvoted (2 of the last 3 fast), equal shares again.
+  for (let step = 4; step < 8; step++) expect(counts(step), `step ${step}`).toEqual([m / 2, m / 2]);
+  const ref = await reference(8);
+  expect(new Uint8Array(params.buffer)).toEqual(new Uint8Array(ref.buffer));
+});

@@ -497,13 +497,15 @@ export class Coordinator extends EventEmitter {
     const ranges = this.unassigned.splice(0);
     const total = ranges.reduce((s, [lo, hi]) => s + hi - lo, 0);
     for (const w of this.members.values()) w.share = 0;
-    // A worker that has never finished a task gets at least one micro-batch (when there are
-    // enough to go round), and every 25th step every worker does: a speed measured as tiny
-    // would otherwise round its share to zero forever, and it would never be measured again.
+    // A worker gets at least one micro-batch (when there are enough to go round) until it has
+    // finished SPEED_MIN_SAMPLES tasks, and every 25th step every worker does: a speed measured
+    // as tiny would otherwise round its share to zero, and it would not be measured again —
+    // a new worker's first tasks run cold (JIT, caches), so one slow measurement at the start
+    // would starve it for 25 steps.
     const probe = this.step % 25 === 0;
     // Robust runs split evenly: shares by (self-reported) speed would let one liar take the whole batch.
     const weights = (this.opts.aggregate ?? 'mean') === 'mean' ? pool.map((w) => w.speed) : pool.map(() => 1);
-    const floorShare = pool.map((w) => (w.tasksAssigned === 0 || (probe && w.overdue === 0) ? 1 : 0));
+    const floorShare = pool.map((w) => (w.stepsDone < SPEED_MIN_SAMPLES || (probe && w.overdue === 0) ? 1 : 0));
     for (const [lo, hi] of ranges) {
       const shards = evenUnlessSlower(hi - lo, weights, floorShare);
       shards.forEach((sh, i) => {
@@ -718,6 +720,8 @@ const EVEN_SLACK = 0.15;
 
 /** Measured speeds a worker's share is based on (their median). */
 const SPEED_WINDOW = 5;
+/** Tasks a new worker completes before its share may drop to nothing. */
+const SPEED_MIN_SAMPLES = 3;
 
 function medianOf(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
