@@ -69,6 +69,10 @@ export const coordinator: Section = {
     const echo = all.slice(largeRunners.length);
     const rows: string[][] = [];
     const largeNotes: string[] = [];
+    const runnerOf = (mb: number, workers: number) => large[largeCfgs.findIndex((x) => x.mb === mb && x.workers === workers)]!;
+    // Medians over a runner's steady steps: the slowest worker's compute, and the rest of the step.
+    const computeMsOf = (r: (typeof large)[number]): number => (r.ok && r.blocks.length ? median(steadyReports(r).map((x) => x.computeMs)) : NaN);
+    const overheadMsOf = (r: (typeof large)[number]): number => median(steadyReports(r).map((x) => x.ms - x.computeMs));
     largeCfgs.forEach((c, i) => {
       const r = large[i]!;
       if (!r.ok || r.blocks.length === 0) {
@@ -77,11 +81,10 @@ export const coordinator: Section = {
         notes.push(`${c.label}: ${r.error}`);
         return;
       }
-      const one = large[largeCfgs.findIndex((x) => x.mb === c.mb && x.workers === 1)]!;
+      const one = runnerOf(c.mb, 1);
       const step = stepMs(r);
       const speedup = stepMs(one) / step;
-      const reports = steadyReports(r);
-      const comm = median(reports.map((x) => x.commMs));
+      const comm = median(steadyReports(r).map((x) => x.commMs));
       const comp = computedBytes(largeRunners[i]!.paramCount, LARGE.batch, c.mb, c.workers);
       const out = perStep(r, (b) => b.bytesOut);
       const inn = perStep(r, (b) => b.bytesIn);
@@ -90,8 +93,8 @@ export const coordinator: Section = {
         fmt(step),
         fmtInt((LARGE.batch * 1000) / step),
         c.workers === 1 ? '1×' : fmtRatio(speedup),
-        fmt(median(reports.map((x) => x.computeMs))),
-        fmt(median(reports.map((x) => x.ms - x.computeMs))),
+        fmt(computeMsOf(r)),
+        fmt(overheadMsOf(r)),
         fmt(comm),
         `${fmtBytes(out)} + ${fmtBytes(inn)}`,
         `${fmtBytes(comp.toWorkers)} + ${fmtBytes(comp.fromWorkers)}`,
@@ -99,11 +102,11 @@ export const coordinator: Section = {
       if (c.workers === 2) {
         // Each of 2 workers computes half the batch: its compute time should about halve. If it did not,
         // the workers never ran in parallel (the machine was busy) and the step time says nothing about scaling.
-        const computeRatio = median(reports.map((x) => x.computeMs)) / median(steadyReports(one).map((x) => x.computeMs));
+        const computeRatio = computeMsOf(r) / computeMsOf(one);
         const starved = computeRatio > 0.7;
         // What 2 workers would give if communication cost nothing: the machine's ceiling for this figure.
-        const oneOverhead = median(steadyReports(one).map((x) => x.ms - x.computeMs));
-        const twoOverhead = median(reports.map((x) => x.ms - x.computeMs));
+        const oneOverhead = overheadMsOf(one);
+        const twoOverhead = overheadMsOf(r);
         summary.push({
           metric: `coordinator ${LARGE.name} b256 mb${c.mb}: 2 worker processes vs 1`,
           value: `${fmt(stepMs(one))} → ${fmt(step)} ms/step = ${fmtRatio(speedup)} (per-worker compute ×${fmt(computeRatio, 2)}, 0.5 = parallel: compute alone ${fmtRatio(1 / computeRatio)}; step − compute ${fmt(oneOverhead)} → ${fmt(twoOverhead)} ms)`,
@@ -112,7 +115,7 @@ export const coordinator: Section = {
         });
         summary.push({
           metric: `coordinator ${LARGE.name} mb${c.mb}, 2 workers: step time not spent computing, loopback`,
-          value: `${fmt(median(reports.map((x) => x.ms - x.computeMs)))} ms (StepReport.commMs ${fmt(comm)} ms)`,
+          value: `${fmt(twoOverhead)} ms (StepReport.commMs ${fmt(comm)} ms)`,
         });
         if (c.mb === 32) summary.push({ metric: `coordinator ${LARGE.name}, 2 workers: bytes on the wire per step`, value: `${fmtBytes(out + inn)} (${fmtBytes(out)} params + tasks out, ${fmtBytes(inn)} gradients in)` });
       }
@@ -123,15 +126,11 @@ export const coordinator: Section = {
       rows.push([r.label, r.ok ? fmt(floor[k]!) : 'failed', '', '', '', '', '', r.ok ? `${fmtBytes(perStep(r, (b) => b.bytesOut))} + ${fmtBytes(perStep(r, (b) => b.bytesIn))}` : '', '']);
       if (!r.ok) largeNotes.push(`${r.label}: ${r.error}`);
     });
-    const computeOf = (mb: number, workers: number): number => {
-      const r = large[largeCfgs.findIndex((x) => x.mb === mb && x.workers === workers)];
-      return r?.ok && r.blocks.length ? median(steadyReports(r).map((x) => x.computeMs)) : NaN;
-    };
     for (const mb of [32, LARGE.batch / 2]) {
-      const ceiling = (computeOf(mb, 1) + floor[0]!) / (computeOf(mb, 2) + floor[1]!);
+      const [c1, c2] = [computeMsOf(runnerOf(mb, 1)), computeMsOf(runnerOf(mb, 2))];
       summary.push({
         metric: `coordinator ${LARGE.name} mb${mb}: the ceiling — slowest compute + bare ws transfers (1 → 2 workers)`,
-        value: `(${fmt(computeOf(mb, 1))} + ${fmt(floor[0]!)}) / (${fmt(computeOf(mb, 2))} + ${fmt(floor[1]!)}) ms = ${fmtRatio(ceiling)}`,
+        value: `(${fmt(c1)} + ${fmt(floor[0]!)}) / (${fmt(c2)} + ${fmt(floor[1]!)}) ms = ${fmtRatio((c1 + floor[0]!) / (c2 + floor[1]!))}`,
       });
     }
     ctx.table({
@@ -139,7 +138,7 @@ export const coordinator: Section = {
       headers: ['configuration', 'ms/step', 'samples/s', 'speed-up', 'slowest compute ms', 'step − compute ms', 'comm ms', 'wire/step out + in, measured', 'computed'],
       rows,
       notes: [
-        'all four configurations run side by side (a coordinator each, workers from `gradmesh worker --threads 1`); they take turns a block at a time, so they share the machine\'s load alike',
+        'all four configurations and the two echo rows run side by side (a coordinator each, workers from `gradmesh worker --threads 1`); they take turns a block at a time, so they share the machine\'s load alike',
         `each runner first trains ${ctx.quick ? 8 : 20} steps unmeasured (a connection moves its first few dozen large frames slower); a block's first step is left out of ms/step and the step reports: its workers sat idle while the others took their turn (no real run pauses between steps)`,
         'step − compute = everything on the step\'s critical path that is not the slowest worker\'s computation: task and params messages, (de)serialisation and masking on both sides, transfer, reduction, SGD',
         'with 2 workers each computes half the batch, so its compute time should halve; where it did not, the workers did not get a core each and the speed-up is not measurable (flagged in the summary)',

@@ -43,6 +43,22 @@ function makeCoord(params: Float32Array, optimizer: ReturnType<typeof setup>['op
   });
 }
 
+/** Joins every handle as a one-thread Node worker; their ids go into `ids`, in order. */
+function joinAll(coord: Coordinator, handles: WorkerHandle[], ids: string[]): void {
+  for (const h of handles) ids.push(coord.join(h, { type: 'hello', protocol: 1, name: 'w', kind: 'node', threads: 1 }).id);
+}
+
+/** Micro-batches assigned to each worker (in `ids` order) at `step`. */
+function sharesAt(coord: Coordinator, ids: string[], step: number): number[] {
+  return ids.map((id) => coord.ledger.entries.filter((e) => e.step === step && e.worker === id && e.status === 'assigned').reduce((n, e) => n + e.mbHi - e.mbLo, 0));
+}
+
+/** The run's parameters are single-process training's after `steps` steps, bit for bit. */
+async function expectReference(params: Float32Array, steps: number): Promise<void> {
+  const ref = await reference(steps);
+  expect(new Uint8Array(params.buffer)).toEqual(new Uint8Array(ref.buffer));
+}
+
 test('a worker that reports a task failed, and one that goes silent, cost no samples and change no bits', { timeout: 20_000 }, async () => {
   const { params, optimizer } = setup();
   const coord: Coordinator = makeCoord(params, optimizer, { totalSteps: STEPS, minWorkers: 3, deadlineFloorMs: 50 });
@@ -52,13 +68,12 @@ test('a worker that reports a task failed, and one that goes silent, cost no sam
     fakeWorker(() => coord, () => ids[1]!, (_t, step) => (step % 3 === 1 ? 'fail' : 'ok')),
     fakeWorker(() => coord, () => ids[2]!, (_t, step) => (step >= 4 ? 'silent' : 'ok')),
   ];
-  for (const h of handles) ids.push(coord.join(h, { type: 'hello', protocol: 1, name: 'w', kind: 'node', threads: 1 }).id);
+  joinAll(coord, handles, ids);
   const t0 = Date.now();
   await coord.run();
   // The silent worker costs one deadline (it stays out until its overdue result returns), not one per step.
   expect(Date.now() - t0).toBeLessThan(50 * 4 + 1000);
-  const ref = await reference(STEPS);
-  expect(new Uint8Array(params.buffer)).toEqual(new Uint8Array(ref.buffer));
+  await expectReference(params, STEPS);
   const done = coord.ledger.entries.filter((e) => e.status === 'done');
   for (let s = 0; s < STEPS; s++) {
     const covered = done.filter((e) => e.step === s).reduce((n, e) => n + e.mbHi - e.mbLo, 0);
@@ -76,24 +91,23 @@ test('one slow task does not move the next split: shares follow the median of re
   // from step 7 on the second is twice as fast for good.
   const msPer = [(step: number) => (step === 5 ? 3 : 1), (step: number) => (step >= 7 ? 0.5 : 1)];
   const handles = msPer.map((f, i) => fakeWorker(() => coord, () => ids[i]!, () => 'ok', (step, samples) => f(step) * samples));
-  for (const h of handles) ids.push(coord.join(h, { type: 'hello', protocol: 1, name: 'w', kind: 'node', threads: 1 }).id);
+  joinAll(coord, handles, ids);
   await coord.run();
-  const counts = (step: number) => ids.map((id) => coord.ledger.entries.filter((e) => e.step === step && e.worker === id && e.status === 'assigned').reduce((n, e) => n + e.mbHi - e.mbLo, 0));
+  const counts = (step: number) => sharesAt(coord, ids, step);
   const m = Math.ceil(B / MB);
   expect(counts(6)).toEqual([m / 2, m / 2]); // the spike at step 5 is ignored
   // A lasting change does move it, once it is most of the recent measurements (3 of 5).
   expect(counts(8)).toEqual([m / 2, m / 2]);
   const later = counts(12);
   expect(later[1]!).toBeGreaterThan(later[0]!);
-  const ref = await reference(14);
-  expect(new Uint8Array(params.buffer)).toEqual(new Uint8Array(ref.buffer));
+  await expectReference(params, 14);
 });
 
 test("a step's callback runs while the next step computes: its tasks are out first, and the callback still sees that step's parameters", { timeout: 20_000 }, async () => {
   const { params, optimizer } = setup();
   const coord: Coordinator = makeCoord(params, optimizer, { totalSteps: 6, minWorkers: 1 });
   const ids: string[] = [];
-  ids.push(coord.join(fakeWorker(() => coord, () => ids[0]!, () => 'ok'), { type: 'hello', protocol: 1, name: 'w', kind: 'node', threads: 1 }).id);
+  joinAll(coord, [fakeWorker(() => coord, () => ids[0]!, () => 'ok')], ids);
   const seen: Array<{ step: number; nextAssigned: boolean; sha: string }> = [];
   await coord.run(async (r) => {
     const nextAssigned = coord.ledger.entries.some((e) => e.step === r.step + 1 && e.status === 'assigned');
@@ -113,7 +127,7 @@ test('a callback that throws ends the run with its error, and the step already u
   const { params, optimizer } = setup();
   const coord = makeCoord(params, optimizer, { totalSteps: 50, minWorkers: 1 });
   const ids: string[] = [];
-  ids.push(coord.join(fakeWorker(() => coord, () => ids[0]!, () => 'ok'), { type: 'hello', protocol: 1, name: 'w', kind: 'node', threads: 1 }).id);
+  joinAll(coord, [fakeWorker(() => coord, () => ids[0]!, () => 'ok')], ids);
   await expect(
     coord.run((r) => {
       if (r.step === 2) throw new Error('disk full');
@@ -148,7 +162,7 @@ test("a step's parameters and its tasks leave together: no flush between them, o
     };
     return h;
   });
-  for (const h of handles) ids.push(coord.join(h, { type: 'hello', protocol: 1, name: 'w', kind: 'node', threads: 1 }).id);
+  joinAll(coord, handles, ids);
   await coord.run();
   for (const l of log) {
     // Every step: its parameters (sent on joining, then after each step), its task, one flush.
@@ -157,8 +171,7 @@ test("a step's parameters and its tasks leave together: no flush between them, o
     expect(seq).not.toMatch(/params flush/);
     expect(seq).toMatch(/flush params$/); // the last parameters: the real handle writes them out after this turn
   }
-  const ref = await reference(5);
-  expect(new Uint8Array(params.buffer)).toEqual(new Uint8Array(ref.buffer));
+  await expectReference(params, 5);
 });
 
 test('a worker that went silent and then left leaves no task behind: its assignments are forgotten, not kept for good', { timeout: 20_000 }, async () => {
@@ -170,14 +183,13 @@ test('a worker that went silent and then left leaves no task behind: its assignm
     fakeWorker(() => coord, () => ids[1]!, () => 'ok'),
     fakeWorker(() => coord, () => ids[2]!, (_t, step) => (step >= 2 ? 'silent' : 'ok')),
   ];
-  for (const h of handles) ids.push(coord.join(h, { type: 'hello', protocol: 1, name: 'w', kind: 'node', threads: 1 }).id);
+  joinAll(coord, handles, ids);
   await coord.run((r) => {
     if (r.step === 4) coord.leave(ids[2]!, 'connection closed');
   });
   expect(coord.ledger.entries.some((e) => e.worker === ids[2] && e.status === 'reassigned')).toBe(true);
   expect(coord.outstandingTasks).toBe(0);
-  const ref = await reference(8);
-  expect(new Uint8Array(params.buffer)).toEqual(new Uint8Array(ref.buffer));
+  await expectReference(params, 8);
 });
 
 test("a worker whose third task in a row fails leaves the run, and that task's micro-batches go to the others", { timeout: 20_000 }, async () => {
@@ -188,14 +200,13 @@ test("a worker whose third task in a row fails leaves the run, and that task's m
     fakeWorker(() => coord, () => ids[0]!, () => 'ok'),
     fakeWorker(() => coord, () => ids[1]!, (_t, step) => (step >= 2 ? 'fail' : 'ok')),
   ];
-  for (const h of handles) ids.push(coord.join(h, { type: 'hello', protocol: 1, name: 'w', kind: 'node', threads: 1 }).id);
+  joinAll(coord, handles, ids);
   // The deadline is a minute away: a range lost with the failing worker would hold the run up past the test's timeout.
   await coord.run();
   const lost = coord.ledger.entries.filter((e) => e.worker === ids[1] && e.status === 'lost');
   expect(lost.length).toBeGreaterThanOrEqual(3);
   expect(coord.outstandingTasks).toBe(0);
-  const ref = await reference(8);
-  expect(new Uint8Array(params.buffer)).toEqual(new Uint8Array(ref.buffer));
+  await expectReference(params, 8);
 });
 
 test("a new worker's cold first tasks do not starve it: it keeps a share until three tasks are measured, then the median takes over", { timeout: 20_000 }, async () => {
@@ -206,14 +217,13 @@ test("a new worker's cold first tasks do not starve it: it keeps a share until t
   // JIT, first allocations), enough for a split by speed to give it none of the 8 micro-batches.
   const msPer = [() => 1, (step: number) => (step < 1 ? 30 : 1)];
   const handles = msPer.map((f, i) => fakeWorker(() => coord, () => ids[i]!, () => 'ok', (step, samples) => f(step) * samples));
-  for (const h of handles) ids.push(coord.join(h, { type: 'hello', protocol: 1, name: 'w', kind: 'node', threads: 1 }).id);
+  joinAll(coord, handles, ids);
   await coord.run();
-  const counts = (step: number) => ids.map((id) => coord.ledger.entries.filter((e) => e.step === step && e.worker === id && e.status === 'assigned').reduce((n, e) => n + e.mbHi - e.mbLo, 0));
+  const counts = (step: number) => sharesAt(coord, ids, step);
   const m = Math.ceil(B / MB);
   // Without the floor it got nothing from step 1 on, and nothing measured it again until step 25.
   for (let step = 0; step < 8; step++) expect(counts(step)[1], `step ${step}`).toBeGreaterThan(0);
   // Once the cold measurement is outvoted (2 of the last 3 fast), equal shares again.
   for (let step = 4; step < 8; step++) expect(counts(step), `step ${step}`).toEqual([m / 2, m / 2]);
-  const ref = await reference(8);
-  expect(new Uint8Array(params.buffer)).toEqual(new Uint8Array(ref.buffer));
+  await expectReference(params, 8);
 });
