@@ -116,9 +116,10 @@ export const threads: Section = {
       headers: ['model, batch, micro-batch, kernels', 'LocalEngine', 'Pool 1 thr', 'Pool 2 thr', '2 thr / Local', '2 thr / 1 thr', '2 loops / 1 (machine)', 'Local µs/step', '2 thr − Local/2 µs/step', 'spread', 'cores used L/1/2'],
       rows,
       notes: [
-        'PoolEngine with N threads computes the first shard on the calling thread and the rest on N − 1 piscina threads: 1 thread is the caller alone (no pool thread), 2 threads the caller and one pool thread',
+        'PoolEngine with N threads computes the first shard on the calling thread and the rest on N − 1 piscina threads, each running one long session driven through shared memory (Atomics): 1 thread is the caller alone (no pool thread), 2 threads the caller and one pool thread',
+        'the Trainer takes a pool step with computeAndApply: the merge of the shards\' gradients and the optimizer update run chunk by chunk, split by parameter range over all the threads (JS and native kernels; with WASM the caller merges and updates alone)',
         'a step is split only into shards of ≥ 2 ms of measured compute (MIN_SHARD_MS), as in `gradmesh train`; a row marked "(1 shard)" ran its 2-thread steps on the caller (so far as its last timed step shows; no split cost is given for it) (the 4-8-2 row splits every step: it measures the split\'s cost)',
-        '2 thr − Local/2 = what a perfect 2-way split would not pay per step: the task to the other thread and back, its slot copy (WASM), the merge, and the two threads slowing each other',
+        '2 thr − Local/2 = what a perfect 2-way split would not pay per step: two commands to the other thread and back, its node copy (WASM), the shared merge and update, and the two threads slowing each other',
         'cores used = CPU time / wall time of the cell\'s process (all threads) while timed: a 2-thread pool that gets < 2 cores cannot scale 2×',
         '2 loops / 1 (machine) = samples/s of two independent single-thread training loops in two threads (sharing nothing, never waiting) over one such loop, timed alongside: what the two cores deliver for this workload, the ceiling for any split of one batch',
         ...notes,
@@ -135,7 +136,7 @@ export const threads: Section = {
         headers: ['part', ...archs.map((a) => `${a.name} (${fmtInt(paramCountOf(a))} params)`)],
         rows: parts.map((p) => [p.part, ...archs.map((a) => fmt(p.us.all ?? p.us[a.name] ?? NaN))]),
         notes: [
-          'a PoolEngine step of N threads = setParams copy + one piscina task per thread beside the caller (message round trip) + each pool thread copying its gradient into its shared slot (WASM) + the reduction; LocalEngine pays setParams too',
+          'a PoolEngine step of N threads = two shared-memory commands per pool thread (compute, then finish: an Atomics round trip each, the floor row; the piscina rows are what a task per step cost before) + each pool thread copying its gradient into shared memory (WASM) + the merge and update, split by parameter range over the threads; setParams is free when training in the pool\'s buffer (the CLI does), LocalEngine copies',
           'round trips are wall time (they wait on another thread); the copies and the reduction are CPU time per call, which is what they cost on an idle core',
         ],
       });

@@ -141,9 +141,9 @@ function momentumStep(
   }
 }
 
-/** wd: L2 folded into the gradient (adam); shrink: decoupled decay factor 1 − lr·wd (adamw). */
+/** wd: L2 folded into the gradient (adam); shrink: decoupled decay factor 1 − lr·wd (adamw). m, v: the moments of these parameters. */
 function adamStep(
-  params: Float32Array, gradSum: Float32Array, s: Float32Array,
+  params: Float32Array, gradSum: Float32Array, m1: Float32Array, m2: Float32Array,
   B: number, clip: number, lr: number, wd: number, shrink: number,
   b1: number, b2: number, eps: number, t: number,
 ): void {
@@ -154,10 +154,10 @@ function adamStep(
     const p = params[i];
     let g = (gradSum[i] / B) * clip;
     if (wd !== 0) g += wd * p;
-    const m = b1 * s[i] + (1 - b1) * g;
-    const v = b2 * s[P + i] + (1 - b2) * g * g;
-    s[i] = m;
-    s[P + i] = v;
+    const m = b1 * m1[i] + (1 - b1) * g;
+    const v = b2 * m2[i] + (1 - b2) * g * g;
+    m1[i] = m;
+    m2[i] = v;
     params[i] = p * shrink - (lr * (m / bc1)) / (sqrt(v / bc2) + eps);
   }
 }
@@ -190,15 +190,9 @@ export class Optimizer {
 
   /** One step from the gradient SUM over batchSize samples; updates params in place. */
   apply(params: Float32Array, gradSum: Float32Array, batchSize: number): void {
-    const P = this.paramCount;
-    if (params.length !== P) throw new RangeError(`params has ${params.length} entries, the optimizer was built for ${P}`);
-    if (gradSum.length !== P) throw new RangeError(`gradient has ${gradSum.length} entries, the optimizer was built for ${P}`);
-    if (!(Number.isInteger(batchSize) && batchSize > 0)) {
-      throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
-    }
+    this.check(params, gradSum, batchSize);
     const c = this.config;
-    const lr = this.lrAt(this.t);
-    const wd = c.weightDecay ?? 0;
+    const P = this.paramCount;
     const B = batchSize;
     let clip = 1;
     if (c.clipNorm !== undefined) {
@@ -209,26 +203,77 @@ export class Optimizer {
       }
       clip = clipScale(sqrt(sum), c.clipNorm);
     }
+    this.update(params, gradSum, B, clip, 0, P);
+    this.t++;
+  }
+
+  /**
+   * Whether an update is element-wise: parameter i's new value depends on
+   * entry i of the parameters, gradient and state alone (every rule without
+   * clipNorm, whose global norm needs the whole gradient first). Then
+   * applyRange over any partition of [0, paramCount) — in any order, on any
+   * threads — followed by advance() gives apply's bits.
+   */
+  get elementwise(): boolean {
+    return this.config.clipNorm === undefined;
+  }
+
+  /**
+   * Step t's update of parameters [lo, hi) only (params, gradSum and the
+   * state are the whole buffers); the step count does not move — advance()
+   * does, once every range is done. Only for elementwise optimizers.
+   */
+  applyRange(params: Float32Array, gradSum: Float32Array, batchSize: number, lo: number, hi: number): void {
+    if (!this.elementwise) throw new Error('applyRange: an optimizer that clips to a global norm updates the whole buffer at once (apply)');
+    this.check(params, gradSum, batchSize);
+    if (!(Number.isInteger(lo) && Number.isInteger(hi) && 0 <= lo && lo <= hi && hi <= this.paramCount)) {
+      throw new RangeError(`applyRange: [${lo}, ${hi}) is not inside [0, ${this.paramCount})`);
+    }
+    this.update(params, gradSum, batchSize, 1, lo, hi);
+  }
+
+  /** Ends a step taken by applyRange. */
+  advance(): void {
+    this.t++;
+  }
+
+  private check(params: Float32Array, gradSum: Float32Array, batchSize: number): void {
+    const P = this.paramCount;
+    if (params.length !== P) throw new RangeError(`params has ${params.length} entries, the optimizer was built for ${P}`);
+    if (gradSum.length !== P) throw new RangeError(`gradient has ${gradSum.length} entries, the optimizer was built for ${P}`);
+    if (!(Number.isInteger(batchSize) && batchSize > 0)) {
+      throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+    }
+  }
+
+  /** Step t's rule over entries [lo, hi), the gradient scaled by clip. */
+  private update(params: Float32Array, gradSum: Float32Array, B: number, clip: number, lo: number, hi: number): void {
+    const c = this.config;
+    const P = this.paramCount;
+    const lr = this.lrAt(this.t);
+    const wd = c.weightDecay ?? 0;
+    const whole = lo === 0 && hi === P;
+    const p = whole ? params : params.subarray(lo, hi);
+    const g = whole ? gradSum : gradSum.subarray(lo, hi);
     const s = this.state;
     switch (c.kind) {
       case 'sgd':
-        if (clip === 1 && wd === 0) plainSgdStep(params, gradSum, B, lr, this.kernels);
-        else sgdStep(params, gradSum, B, clip, lr, wd);
+        if (clip === 1 && wd === 0) plainSgdStep(p, g, B, lr, this.kernels);
+        else sgdStep(p, g, B, clip, lr, wd);
         break;
       case 'momentum':
       case 'nesterov':
-        momentumStep(params, gradSum, s, B, clip, lr, wd, c.momentum ?? 0.9, c.kind === 'nesterov');
+        momentumStep(p, g, s.subarray(lo, hi), B, clip, lr, wd, c.momentum ?? 0.9, c.kind === 'nesterov');
         break;
       case 'adam':
       case 'adamw': {
         const b1 = c.beta1 ?? 0.9;
         const b2 = c.beta2 ?? 0.999;
         const decoupled = c.kind === 'adamw';
-        adamStep(params, gradSum, s, B, clip, lr, decoupled ? 0 : wd, decoupled ? 1 - lr * wd : 1, b1, b2, c.eps ?? 1e-8, this.t + 1);
+        adamStep(p, g, s.subarray(lo, hi), s.subarray(P + lo, P + hi), B, clip, lr, decoupled ? 0 : wd, decoupled ? 1 - lr * wd : 1, b1, b2, c.eps ?? 1e-8, this.t + 1);
         break;
       }
     }
-    this.t++;
   }
 
   /** A copy of the state buffer and step count, for checkpoints. */

@@ -148,6 +148,42 @@ describe('optimizers against hand-computed updates', () => {
     }
   });
 
+  test('applyRange over any partition, in any order, then advance() gives apply bits (every element-wise kind)', () => {
+    const P = 37;
+    const rng = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+    const r = rng(7);
+    const start = Float32Array.from({ length: P }, r);
+    const grads = [0, 1, 2].map(() => Float32Array.from({ length: P }, r));
+    const cfgs: OptimizerConfig[] = [
+      ...OPTIMIZERS.map((kind): OptimizerConfig => ({ kind, lr: 0.05, weightDecay: 0.01, schedule: { kind: 'cosine', totalSteps: 5 }, warmupSteps: 1 })),
+      { kind: 'sgd', lr: 0.1 }, // the axpy path (power-of-two batch)
+      { kind: 'momentum', lr: 0.1 }, // the branch-free momentum loop
+    ];
+    for (const cfg of cfgs) {
+      for (const batch of [8, 3]) {
+        const whole = new Optimizer(cfg, P);
+        const split = new Optimizer(cfg, P);
+        expect(split.elementwise).toBe(true);
+        const pw = start.slice();
+        const ps = start.slice();
+        for (const g of grads) {
+          whole.apply(pw, g, batch);
+          // three ranges, the last first
+          for (const [lo, hi] of [[30, 37], [0, 11], [11, 30]] as const) split.applyRange(ps, g, batch, lo, hi);
+          split.advance();
+        }
+        expect(firstBitDifference(pw, ps), `${cfg.kind} lr ${cfg.lr} batch ${batch}`).toBe(-1);
+        expect(firstBitDifference(whole.state, split.state), cfg.kind).toBe(-1);
+        expect(split.t).toBe(3);
+      }
+    }
+    const clipped = new Optimizer({ kind: 'sgd', lr: 1, clipNorm: 1 }, 3);
+    expect(clipped.elementwise).toBe(false);
+    expect(() => clipped.applyRange(new Float32Array(3), new Float32Array(3), 1, 0, 3)).toThrow(/global norm/);
+    const opt = new Optimizer({ kind: 'sgd', lr: 1 }, 3);
+    expect(() => opt.applyRange(new Float32Array(3), new Float32Array(3), 1, 2, 4)).toThrow(/\[2, 4\) is not inside/);
+  });
+
   test('refuses bad configs and mismatched buffers', () => {
     expect(() => new Optimizer({ kind: 'rmsprop' as never, lr: 1 }, 3)).toThrow(/kind must be one of/);
     expect(() => new Optimizer({ kind: 'sgd', lr: -1 }, 3)).toThrow(/lr must be/);

@@ -1,3 +1,4 @@
+import type { OptimizerConfig } from '@gradmesh/core';
 import type { TreeNode } from './tree.js';
 
 /**
@@ -39,5 +40,23 @@ export interface GradientEngine {
   /** The parameters for the next compute(); copied unless `params` is paramsBuffer itself. */
   setParams(version: number, params: Float32Array): void;
   compute(task: GradTask): Promise<GradResult>;
+  /**
+   * Optional: computes a whole-batch task and applies `optimizer` to
+   * paramsBuffer in the same pass — the reduction's last additions and the
+   * update split across the engine's threads — with the bits of compute()
+   * then optimizer.apply(). Returns the batch's loss sum.
+   */
+  computeAndApply?(task: GradTask, optimizer: RangeOptimizer): Promise<{ loss: number; samples: number; computeMs: number }>;
   close(): Promise<void>;
+}
+
+/** An optimizer whose update can be split by parameter range (core's Optimizer). */
+export interface RangeOptimizer {
+  readonly config: OptimizerConfig;
+  /** Its state buffer: an engine may move it into shared memory (same values). */
+  state: Float32Array;
+  readonly t: number;
+  readonly elementwise: boolean;
+  applyRange(params: Float32Array, gradSum: Float32Array, batchSize: number, lo: number, hi: number): void;
+  advance(): void;
 }

@@ -1,9 +1,10 @@
-import { Rng, type ModelSpec } from '@gradmesh/core';
+import { Optimizer, Rng, type ModelSpec, type OptimizerConfig } from '@gradmesh/core';
 import { afterEach, describe, expect, test } from 'vitest';
-import { LocalEngine, type GradientEngine, type GradTask, type TreeNode } from '../src/index.js';
+import { LocalEngine, Trainer, type GradientEngine, type GradTask, type TreeNode } from '../src/index.js';
 import { buildContext, loadKernels, PoolEngine, underTsx } from '../src/node/index.js';
 
 const spec: ModelSpec = { inputs: 2, layers: [{ units: 32, activation: 'tanh' }, { units: 3, activation: 'softmax' }], loss: 'softmax_xent' };
+const bitsOf = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
 const bits = (n: TreeNode): string => `${n.lo}-${n.hi} ${n.loss} ${Buffer.from(n.grad.buffer, n.grad.byteOffset, n.grad.byteLength).toString('hex')}`;
 
 // 10 micro-batches of 6 (the last short), and a task over [1, 9): unaligned, so the
@@ -80,6 +81,81 @@ describe('PoolEngine: the calling thread and N − 1 pool threads', () => {
     expect(shards[0]!.slice(6)).toEqual([1, 1, 1, 1, 1, 1]);
     expect(shards[1]!.slice(1)).toEqual(Array(11).fill(1));
     expect(shards[2]).toEqual(Array(12).fill(3));
+  });
+
+  // Trainer + PoolEngine takes each step with computeAndApply: the merge and the update split by
+  // element range over the threads (the optimizer's state in shared memory). Same bits as one thread.
+  test.each(families)('computeAndApply: training over 1, 2 and 3 threads takes LocalEngine steps bit for bit, for every optimizer (%s kernels)', async (kernels) => {
+    const ctx = await buildContext({ dataset: 'spirals', spec, kernels });
+    const P = ctx.model.paramCount;
+    const configs: OptimizerConfig[] = [
+      { kind: 'sgd', lr: 0.1 },
+      { kind: 'momentum', lr: 0.05, weightDecay: 1e-3 },
+      { kind: 'adamw', lr: 0.01, weightDecay: 0.01, schedule: { kind: 'cosine', totalSteps: 6 } },
+      { kind: 'sgd', lr: 0.1, clipNorm: 0.5 }, // not element-wise: compute() then apply()
+    ];
+    const plan = (t: number) => ({ epoch: 0, indices: Uint32Array.from({ length: 60 }, (_, i) => (i * 13 + t * 7) % ctx.data.n) });
+    for (const cfg of configs) {
+      const train = async (engine: GradientEngine): Promise<{ params: Float32Array; losses: number[]; opt: Optimizer }> => {
+        engines.push(engine);
+        const params = engine.paramsBuffer ?? new Float32Array(P);
+        ctx.model.initParams(params, new Rng(9));
+        const opt = new Optimizer(cfg, P);
+        const trainer = new Trainer(params, opt, engine, plan, 60, 6);
+        const losses: number[] = [];
+        for (let i = 0; i < 6; i++) losses.push((await trainer.trainStep()).loss);
+        await engine.close();
+        return { params, losses, opt };
+      };
+      const want = await train(new LocalEngine(ctx.model, ctx.data));
+      for (const threads of [1, 2, 3]) {
+        const pool = new PoolEngine({ threads, paramCount: P, context: { dataset: 'spirals', spec, kernels }, minShardMs: 0 });
+        const got = await train(pool);
+        expect(pool.lastShards).toBe(threads);
+        expect(got.losses, `${cfg.kind} ${threads} threads`).toEqual(want.losses);
+        expect(bitsOf(got.params), `${cfg.kind} ${threads} threads`).toBe(bitsOf(want.params));
+        expect(bitsOf(got.opt.getState().state)).toBe(bitsOf(want.opt.getState().state));
+        expect(got.opt.t).toBe(6);
+      }
+    }
+  });
+
+  test('computeAndApply refuses a task that is not the whole batch, and an optimizer that clips', async () => {
+    const ctx = await buildContext({ dataset: 'spirals', spec, kernels: 'js' });
+    const pool = new PoolEngine({ threads: 2, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels: 'js' } });
+    engines.push(pool);
+    await expect(pool.computeAndApply(task(0), new Optimizer({ kind: 'sgd', lr: 1 }, ctx.model.paramCount))).rejects.toThrow(/takes a whole batch, got micro-batches \[1, 9\) of 10/);
+    await expect(pool.computeAndApply(task(0), new Optimizer({ kind: 'sgd', lr: 1, clipNorm: 1 }, ctx.model.paramCount))).rejects.toThrow(/not element-wise/);
+  });
+
+  test('a pool thread that dies mid-step fails that step with its number, not a hang; the next step runs on a new thread', async () => {
+    process.env.GRADMESH_FAULT_THREAD_STEP = '2:exit';
+    const ctx = await buildContext({ dataset: 'spirals', spec, kernels: 'js' });
+    const local = new LocalEngine(ctx.model, ctx.data);
+    const pool = new PoolEngine({ threads: 2, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels: 'js' }, minShardMs: 0 });
+    engines.push(local, pool);
+    const params = new Float32Array(ctx.model.paramCount);
+    ctx.model.initParams(params, new Rng(3));
+    local.setParams(0, params);
+    pool.setParams(0, params);
+    expect((await pool.compute(task(1))).nodes.map(bits)).toEqual((await local.compute(task(1))).nodes.map(bits));
+    await expect(pool.compute(task(2))).rejects.toThrow(/^step 2: a worker thread failed: .*exit/i);
+    delete process.env.GRADMESH_FAULT_THREAD_STEP; // (read by threads when they start: the replacement has it too, at step 2 only)
+    expect((await pool.compute(task(3))).nodes.map(bits)).toEqual((await local.compute(task(3))).nodes.map(bits));
+  });
+
+  test('a task with more samples than the threads were set up for restarts them, with the same bits', async () => {
+    const kernels = families.at(-1)!;
+    const ctx = await buildContext({ dataset: 'spirals', spec, kernels });
+    const local = new LocalEngine(ctx.model, ctx.data);
+    const pool = new PoolEngine({ threads: 3, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels }, minShardMs: 0 });
+    engines.push(local, pool);
+    const params = new Float32Array(ctx.model.paramCount);
+    ctx.model.initParams(params, new Rng(4));
+    local.setParams(0, params);
+    pool.setParams(0, params);
+    const big: GradTask = { step: 1, batch: 5000, microBatch: 50, mbLo: 0, mbHi: 100, indices: Uint32Array.from({ length: 5000 }, (_, i) => (i * 31) % ctx.data.n) };
+    for (const t of [task(0), big, task(2)]) expect((await pool.compute(t)).nodes.map(bits)).toEqual((await local.compute(t)).nodes.map(bits));
   });
 
   test('minShardMs must be a finite number ≥ 0', () => {

@@ -97,8 +97,15 @@ async function runTraining(
   let lastLoss = NaN;
   let lastEpoch = 0;
   let samplesDone = 0;
+  let lastTurn = performance.now();
   try {
     for (let s = 0; s < cfg.steps; s++) {
+      // A step may never reach the event loop (every engine computes synchronously, the pool's
+      // threads answer through shared memory): let it run every 50 ms, or Ctrl-C is never seen.
+      if (performance.now() - lastTurn > 50) {
+        await new Promise((r) => setImmediate(r));
+        lastTurn = performance.now();
+      }
       if (interrupted) throw new RunError(`interrupted at step ${s}; nothing was saved`);
       const info = await trainer.trainStep();
       samplesDone += info.samples;

@@ -1,4 +1,4 @@
-import { createModel, paramLayout, type Model, type ModelSpec } from '@gradmesh/core';
+import { createModel, paramLayout, type Kernels, type Model, type ModelSpec } from '@gradmesh/core';
 import type { KernelChoice } from '../kernels.js';
 import { loadKernels } from './kernels.js';
 import { decodeDatasetBinary, type Dataset } from '@gradmesh/data';
@@ -20,6 +20,7 @@ export interface ComputeContext {
   model: Model;
   /** The kernel family that loaded (wasm works in its own memory; js and native on any Float32Array). */
   family: 'js' | 'wasm' | 'native';
+  kernels: Kernels;
   dataset: Dataset;
   data: Rows;
 }
@@ -34,5 +35,5 @@ export async function buildContext(c: ContextSpec): Promise<ComputeContext> {
   if (model.inputs !== dataset.inputs || model.outputs !== dataset.outputs) {
     throw new Error(`model ${model.inputs}→${model.outputs} does not fit dataset ${dataset.name} (${dataset.inputs}→${dataset.outputs})`);
   }
-  return { model, family, dataset, data: dataset.train };
+  return { model, family, kernels, dataset, data: dataset.train };
 }

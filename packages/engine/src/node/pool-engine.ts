@@ -1,11 +1,16 @@
+import { MessageChannel, threadId, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { ShardEngine } from '../shard-engine.js';
-import { reduceNodes, treeDepth, type AddFn, type TreeNode } from '../tree.js';
+import type { AddFn, TreeNode } from '../tree.js';
 import { nodeAdd } from './kernels.js';
 import { microBatchCount, samplesIn } from '../microbatch.js';
-import type { GradientEngine, GradResult, GradTask } from '../task.js';
+import type { GradientEngine, GradResult, GradTask, RangeOptimizer } from '../task.js';
 import { buildContext, type ContextSpec } from './context.js';
-import type { PoolTask, PoolReply } from './pool-worker.js';
+import type { OptimizerMessage, ServeTask } from './pool-worker.js';
+import {
+  ACK, BATCH, BufferRegistry, CMD_COMPUTE, CMD_FINISH, CMD_STOP, coverOf, FHI, finishRange, FLO, MBHI, MBLO, MICRO, newLane, NIDX, OPT_T,
+  OPT_VERSION, post, readError, readNodes, STATUS, STEP, UB, UPDATE, writeNodes, type Lane,
+} from './pool-lanes.js';
 
 export interface PoolEngineOptions {
   /** The most threads a step is split over (the caller and threads − 1 pool threads). */
@@ -27,23 +32,41 @@ export interface PoolEngineOptions {
 /** Default minShardMs: 2 ms per shard (native 784-128-10 at batch 64 takes ~0.8 ms a step; split over 2 threads it ran at 0.49–0.76× of one). */
 export const MIN_SHARD_MS = 2;
 
+/** A pool thread's session: its lane, the port its buffers come and go by, and the piscina task serving it. */
+interface Session {
+  lane: Lane;
+  port: MessagePort;
+  /** Settles when the session ends: resolves on stop, rejects if the thread died. */
+  done: Promise<void>;
+  /** How many registry entries it has been sent. */
+  sent: number;
+  /** The optimizer version it has. */
+  optVersion: number;
+}
+
 /**
  * Worker-thread engine (piscina). A step's micro-batches are split into up
  * to `threads` contiguous shards: the calling thread computes the first
  * itself while `threads − 1` piscina threads compute the rest, so N threads
- * keep N cores busy without a thread more than there are cores — on a
- * 2-core machine a third runnable thread (the caller, dispatching and
- * waiting) delays the last shard's start and the caller's wake-up by about
- * half a millisecond each per step. Steps too small to pay for that
- * (shards under minShardMs of measured compute) stay on the caller.
+ * keep N cores busy without a thread more than there are cores. Steps too
+ * small to pay for a second thread (shards under minShardMs of measured
+ * compute) stay on the caller.
  *
+ * Each pool thread runs one long piscina task, a session, that serves a
+ * lane of shared memory driven by Atomics (pool-lanes.ts): a step costs a
+ * store and a wake-up per thread, not a task's message round trip.
  * Parameters live in one SharedArrayBuffer every thread reads directly
- * (written once per step, never sent). With JS or native kernels each pool
- * thread computes its gradients straight into shared buffers the caller
- * reads in place; with WASM kernels (which need their own memory) it copies
- * its tree nodes into a shared output slot. Either way gradients cross
- * threads without structured cloning. The shards' nodes are merged with the
- * canonical tree, so the result has the same bits as LocalEngine.
+ * (written once per step, never sent). With JS or native kernels every
+ * thread, the caller included, computes its gradients straight into shared
+ * buffers; with WASM kernels (which need their own memory) a pool thread
+ * copies its nodes into shared ones. Gradients never cross threads by
+ * structured cloning.
+ *
+ * The shards' nodes are merged by the canonical tree, so the result has
+ * LocalEngine's bits. With shared buffers everywhere the merge is split by
+ * element range over all the threads, and computeAndApply runs the
+ * optimizer on each merged chunk in the same pass (its update is element-
+ * wise): a step's serial tail shrinks to the slowest thread's share.
  */
 export class PoolEngine implements GradientEngine {
   readonly kind = 'threads';
@@ -51,24 +74,31 @@ export class PoolEngine implements GradientEngine {
   /** The threads beside the caller (none with threads = 1). */
   private readonly pool: Piscina | null;
   /** The caller's own shard engine, built once (its kernels and dataset, as each pool thread has). */
-  private readonly caller: Promise<{ engine: ShardEngine; params: Float32Array }>;
+  private readonly caller: Promise<{ engine: ShardEngine; params: Float32Array; shared: boolean }>;
   private readonly params: Float32Array;
   private readonly paramCount: number;
-  private slots: SharedArrayBuffer[] = [];
-  private slotNodes = 0;
+  private sessions: Session[] = [];
+  private indicesCap = 0;
+  /** Why the sessions can no longer be used (a thread died); they are rebuilt before the next step. */
+  private broken: Error | null = null;
+  /** Every shared gradient buffer: the caller's and the pool threads'. */
+  private readonly registry: BufferRegistry;
+  private readonly callerIds = new Map<Float32Array, number>();
+  private optimizer: { ref: RangeOptimizer; state: Float32Array; version: number } | null = null;
   private closed = false;
   private readonly minShardMs: number;
   /** The caller's recent compute times per row (ms), measured on its own shard. */
   private msPerRow: number[] = [];
   /** Shards the last step was split into (1: the caller alone). */
   lastShards = 0;
-  /** Merges the threads' nodes: SIMD when the native addon loads (the same bits as the JS loop). */
+  /** Merges nodes: SIMD when the native addon loads (the same bits as the JS loop). */
   private readonly add: AddFn = nodeAdd();
 
   constructor(opts: PoolEngineOptions) {
     if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new TypeError('threads must be a positive integer');
     this.threads = opts.threads;
     this.paramCount = opts.paramCount;
+    this.registry = new BufferRegistry(opts.paramCount);
     const envMin = process.env.GRADMESH_MIN_SHARD_MS;
     this.minShardMs = opts.minShardMs ?? (envMin !== undefined && envMin !== '' && Number(envMin) >= 0 ? Number(envMin) : MIN_SHARD_MS);
     if (!(this.minShardMs >= 0 && this.minShardMs < Infinity)) throw new TypeError(`minShardMs must be a finite number ≥ 0, got ${this.minShardMs}`);
@@ -92,9 +122,10 @@ export class PoolEngine implements GradientEngine {
           });
     this.caller = buildContext(opts.context).then((ctx) => {
       if (ctx.model.paramCount !== opts.paramCount) throw new Error(`model has ${ctx.model.paramCount} parameters, the pool was built for ${opts.paramCount}`);
-      const engine = new ShardEngine(ctx.model, ctx.data);
-      // JS and native kernels read the shared parameters; WASM ones need a copy in their memory.
-      return { engine, params: ctx.family === 'wasm' ? engine.alloc(opts.paramCount) : this.params };
+      // JS and native kernels read the shared parameters and write shared gradients; WASM ones need both in their memory.
+      const shared = ctx.family !== 'wasm';
+      const engine = new ShardEngine(ctx.model, ctx.data, shared ? (n) => this.callerBuffer(n) : undefined);
+      return { engine, params: shared ? this.params : engine.alloc(opts.paramCount), shared };
     });
     this.caller.catch(() => {}); // reported by compute()
   }
@@ -110,6 +141,22 @@ export class PoolEngine implements GradientEngine {
   }
 
   async compute(task: GradTask): Promise<GradResult> {
+    return this.run(task);
+  }
+
+  /**
+   * A whole-batch step: the gradient, and `optimizer` applied to
+   * paramsBuffer, the merge and the update split by element range over the
+   * threads (the optimizer's state moves into shared memory on first use).
+   * The bits of compute() followed by optimizer.apply().
+   */
+  async computeAndApply(task: GradTask, optimizer: RangeOptimizer): Promise<{ loss: number; samples: number; computeMs: number }> {
+    if (!optimizer.elementwise) throw new Error('computeAndApply: the optimizer update is not element-wise (clipNorm); use compute() and apply()');
+    const r = await this.run(task, optimizer);
+    return { loss: r.nodes[0]!.loss, samples: r.samples, computeMs: r.computeMs };
+  }
+
+  private async run(task: GradTask, opt?: RangeOptimizer): Promise<GradResult> {
     if (this.closed) throw new Error('thread pool is closed');
     const t0 = performance.now();
     let caller: Awaited<PoolEngine['caller']>;
@@ -119,14 +166,12 @@ export class PoolEngine implements GradientEngine {
       throw new Error(`step ${task.step}: setting up the calling thread's engine failed: ${(err as Error).message}`);
     }
     const m = microBatchCount(task.batch, task.microBatch);
+    if (opt && !(task.mbLo === 0 && task.mbHi === m)) throw new RangeError(`computeAndApply takes a whole batch, got micro-batches [${task.mbLo}, ${task.mbHi}) of ${m}`);
     const count = task.mbHi - task.mbLo;
-    const parts = this.shardsFor(count, samplesIn(task.batch, task.microBatch, task.mbLo, task.mbHi));
+    const samples = samplesIn(task.batch, task.microBatch, task.mbLo, task.mbHi);
+    const parts = this.shardsFor(count, samples);
     this.lastShards = parts;
-    const need = 2 * treeDepth(m) + 1;
-    if (need > this.slotNodes || this.slots.length < parts - 1) {
-      this.slotNodes = Math.max(need, this.slotNodes);
-      this.slots = Array.from({ length: this.threads - 1 }, () => new SharedArrayBuffer(this.slotNodes * this.paramCount * 4));
-    }
+    const lanes = parts > 1 ? (await this.sessionsFor(task.indices.length)).slice(0, parts - 1).map((s) => s.lane) : [];
     const ranges: Array<[number, number]> = [];
     for (let p = 0; p < parts; p++) ranges.push([task.mbLo + Math.floor((count * p) / parts), task.mbLo + Math.floor((count * (p + 1)) / parts)]);
     const shard = (lo: number, hi: number): GradTask => {
@@ -134,18 +179,14 @@ export class PoolEngine implements GradientEngine {
       const len = samplesIn(task.batch, task.microBatch, lo, hi);
       return { step: task.step, batch: task.batch, microBatch: task.microBatch, mbLo: lo, mbHi: hi, indices: task.indices.subarray(off, off + len) };
     };
-    // Shards 1.. to the pool first, then shard 0 here while they compute.
-    const jobs: Promise<PoolReply>[] = [];
-    for (let p = 1; p < parts; p++) {
-      const t = shard(...ranges[p]!);
-      const msg: PoolTask = { ...t, indices: t.indices.slice(), out: this.slots[p - 1]! };
-      jobs.push(this.pool!.run(msg) as Promise<PoolReply>);
-    }
-    const replies = Promise.all(jobs);
-    replies.catch(() => {}); // awaited below, after the caller's shard (which may throw first)
-    // A failed step returns only once every thread has stopped: a thread still writing its
-    // output slot must not overlap the next step's use of it.
-    const settled = (): Promise<unknown> => Promise.allSettled(jobs);
+    // Shards 1.. to the pool threads first, then shard 0 here while they compute.
+    const seqs = lanes.map((lane, i) => {
+      const t = shard(...ranges[i + 1]!);
+      this.describe(lane, t);
+      lane.indices.set(t.indices);
+      lane.ctrl[NIDX] = t.indices.length;
+      return post(lane.ctrl, CMD_COMPUTE);
+    });
     let own: TreeNode[];
     try {
       if (caller.params !== this.params) caller.params.set(this.params);
@@ -154,25 +195,152 @@ export class PoolEngine implements GradientEngine {
       own = caller.engine.compute(caller.params, mine).nodes;
       if (mine.indices.length > 0) this.measured((performance.now() - c0) / mine.indices.length);
     } catch (err) {
-      await settled();
+      // A failed step returns only once every thread has stopped: none may still be writing what the next step uses.
+      await this.acked(lanes, seqs, task.step).catch(() => {});
       throw new Error(`step ${task.step}: computing on the calling thread failed: ${(err as Error).message}`);
     }
-    let done: PoolReply[];
-    try {
-      done = await replies;
-    } catch (err) {
-      await settled();
-      throw new Error(`step ${task.step}: a worker thread failed: ${(err as Error).message}`);
-    }
+    await this.acked(lanes, seqs, task.step);
+    this.throwIfFailed(lanes, task.step);
+
     const nodes: TreeNode[] = [...own];
-    done.forEach((r, i) => {
-      r.nodes.forEach((n, j) => {
-        const grad = n.buf ? new Float32Array(n.buf, n.offset, this.paramCount) : new Float32Array(this.slots[i]!, j * this.paramCount * 4, this.paramCount);
-        nodes.push({ lo: n.lo, hi: n.hi, loss: n.loss, grad });
-      });
+    const ids = caller.shared ? own.map((n) => ({ lo: n.lo, hi: n.hi, loss: n.loss, id: this.callerIds.get(n.grad)! })) : [];
+    lanes.forEach((lane, i) => {
+      for (const n of readNodes(lane)) {
+        ids.push(n);
+        nodes.push({ lo: n.lo, hi: n.hi, loss: n.loss, grad: this.registry.get(n.id, this.sessions[i]!.port) });
+      }
     });
-    const merged = reduceNodes(m, task.mbLo, task.mbHi, nodes, this.add);
-    return { nodes: merged, samples: samplesIn(task.batch, task.microBatch, task.mbLo, task.mbHi), computeMs: performance.now() - t0 };
+    let update: ((root: Float32Array, lo: number, hi: number) => void) | undefined;
+    if (opt) {
+      this.adopt(opt);
+      const B = task.indices.length;
+      update = (root, lo, hi) => opt.applyRange(this.params, root, B, lo, hi);
+    } else if (lanes.length === 0) {
+      return { nodes: own, samples, computeMs: performance.now() - t0 };
+    }
+    // The merge (and update) by element range: every thread takes a share when all the buffers are shared.
+    const helpers = caller.shared ? lanes : [];
+    const P = this.paramCount;
+    const cut = (i: number): number => (i === helpers.length + 1 ? P : Math.floor((P * i) / (helpers.length + 1) / 16) * 16);
+    const fseqs = helpers.map((lane, i) => {
+      this.forward(this.sessions[i]!);
+      this.describe(lane, task);
+      writeNodes(lane, ids);
+      lane.ctrl[FLO] = cut(i + 1);
+      lane.ctrl[FHI] = cut(i + 2);
+      lane.ctrl[UPDATE] = opt ? 1 : 0;
+      lane.ctrl[OPT_T] = opt ? opt.t : 0;
+      lane.ctrl[UB] = task.indices.length;
+      lane.ctrl[OPT_VERSION] = this.optimizer?.version ?? 0;
+      return post(lane.ctrl, CMD_FINISH);
+    });
+    let failed: unknown;
+    try {
+      finishRange(m, task.mbLo, task.mbHi, nodes, 0, cut(1), this.add, update);
+    } catch (err) {
+      failed = err;
+    }
+    await this.acked(helpers, fseqs, task.step);
+    if (failed !== undefined) throw new Error(`step ${task.step}: merging on the calling thread failed: ${(failed as Error).message}`);
+    this.throwIfFailed(helpers, task.step);
+    opt?.advance();
+    return { nodes: coverOf(m, task.mbLo, task.mbHi, nodes), samples, computeMs: performance.now() - t0 };
+  }
+
+  /** A shared gradient buffer of the caller's, known to the threads by id. */
+  private callerBuffer(n: number): Float32Array {
+    const a = new Float32Array(new SharedArrayBuffer(n * 4));
+    const id = threadId * 2 ** 20 + this.callerIds.size;
+    this.callerIds.set(a, id);
+    this.registry.add(id, a.buffer as SharedArrayBuffer);
+    return a;
+  }
+
+  private describe(lane: Lane, t: GradTask): void {
+    lane.ctrl[STEP] = t.step;
+    lane.ctrl[BATCH] = t.batch;
+    lane.ctrl[MICRO] = t.microBatch;
+    lane.ctrl[MBLO] = t.mbLo;
+    lane.ctrl[MBHI] = t.mbHi;
+  }
+
+  private throwIfFailed(lanes: Lane[], step: number): void {
+    const bad = lanes.find((l) => l.ctrl[STATUS] !== 0);
+    if (bad) throw new Error(`step ${step}: a worker thread failed: ${readError(bad)}`);
+  }
+
+  /** The optimizer's state in shared memory (the same values), and a new version the threads learn with their next finish. */
+  private adopt(opt: RangeOptimizer): void {
+    const cur = this.optimizer;
+    if (cur && cur.ref === opt && cur.state === opt.state) return;
+    const n = opt.state.length;
+    const state = new Float32Array(new SharedArrayBuffer(Math.max(4, n * 4)), 0, n);
+    state.set(opt.state);
+    opt.state = state;
+    this.optimizer = { ref: opt, state, version: (cur?.version ?? 0) + 1 };
+  }
+
+  /** Sends a session every buffer and the optimizer it does not have yet (read by the thread before the finish that needs them). */
+  private forward(s: Session): void {
+    for (const { id, sab } of this.registry.order.slice(s.sent)) s.port.postMessage({ id, sab });
+    s.sent = this.registry.order.length;
+    const o = this.optimizer;
+    if (o && s.optVersion !== o.version) {
+      const msg: OptimizerMessage = { optimizer: { version: o.version, config: o.ref.config, state: o.state.buffer as SharedArrayBuffer, length: o.state.length } };
+      s.port.postMessage(msg);
+      s.optVersion = o.version;
+    }
+  }
+
+  /**
+   * Waits for each lane to acknowledge its command: spinning for up to 1 ms
+   * (the threads' shards end about when the caller's does), then in
+   * Atomics.waitAsync, so the event loop runs meanwhile (V8's GC tasks, a
+   * signal handler) and a thread that died — piscina rejects its session —
+   * ends the wait with its error.
+   */
+  private async acked(lanes: Lane[], seqs: number[], step: number): Promise<void> {
+    const spinUntil = performance.now() + 1;
+    for (let i = 0; i < lanes.length; i++) {
+      const ctrl = lanes[i]!.ctrl;
+      for (;;) {
+        const v = Atomics.load(ctrl, ACK);
+        if (v === seqs[i]) break;
+        if (this.closed) throw new Error(`step ${step}: the thread pool was closed`);
+        if (this.broken) throw new Error(`step ${step}: a worker thread failed: ${this.broken.message}`);
+        if (performance.now() < spinUntil) continue;
+        const w = Atomics.waitAsync(ctrl, ACK, v, 50);
+        if (w.async) await w.value;
+      }
+    }
+  }
+
+  /** The sessions, (re)started when there are none, a thread died, or a task carries more indices than a lane holds. */
+  private async sessionsFor(indices: number): Promise<Session[]> {
+    if (this.sessions.length > 0 && !this.broken && indices <= this.indicesCap) return this.sessions;
+    await this.stopSessions();
+    this.broken = null;
+    this.indicesCap = 2 ** Math.ceil(Math.log2(Math.max(indices, 1024)));
+    const shape = { maxNodes: 64 * this.threads, indicesCap: this.indicesCap };
+    this.sessions = Array.from({ length: this.threads - 1 }, () => {
+      const lane = newLane(shape);
+      const { port1, port2 } = new MessageChannel();
+      const msg: ServeTask = { lane: lane.sab, port: port2, ...shape };
+      const s: Session = { lane, port: port1, done: this.pool!.run(msg, { transferList: [port2] }) as Promise<void>, sent: 0, optVersion: 0 };
+      s.done.catch((err: Error) => {
+        if (this.sessions.includes(s)) this.broken ??= err;
+      });
+      return s;
+    });
+    return this.sessions;
+  }
+
+  private async stopSessions(): Promise<void> {
+    const old = this.sessions;
+    this.sessions = [];
+    for (const s of old) post(s.lane.ctrl, CMD_STOP);
+    await Promise.allSettled(old.map((s) => s.done));
+    for (const s of old) s.port.close();
   }
 
   /**
@@ -196,6 +364,9 @@ export class PoolEngine implements GradientEngine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // A session busy with a long shard sees its stop only afterwards: destroy does not wait for it.
+    for (const s of this.sessions) post(s.lane.ctrl, CMD_STOP);
+    this.sessions = [];
     await this.pool?.destroy();
   }
 }
