@@ -1,5 +1,5 @@
 // A worker thread running its own single-thread training loop (LocalEngine,
-// plain SGD): the machine-scaling baseline of the `threads` section runs
+// plain SGD or momentum): the machine-scaling baseline of the `threads` section runs
 // several of these side by side, sharing nothing.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createModel, Optimizer, Rng } from '@gradmesh/core';
@@ -9,7 +9,7 @@ import { LocalEngine, Trainer } from '@gradmesh/engine';
 import { loadKernels, updateKernels } from '@gradmesh/engine/node';
 import { datasetName, paramCountOf, specOf, type Arch } from './models.js';
 
-const { arch, kernels: kname, microBatch } = workerData as { arch: Arch; kernels: 'js' | 'wasm' | 'native'; microBatch: number };
+const { arch, kernels: kname, microBatch, optimizer } = workerData as { arch: Arch; kernels: 'js' | 'wasm' | 'native'; microBatch: number; optimizer?: 'sgd' | 'momentum' };
 
 async function setup(): Promise<Trainer> {
   const ds = await loadDataset(datasetName(arch));
@@ -18,7 +18,7 @@ async function setup(): Promise<Trainer> {
   const model = createModel(specOf(arch), kernels);
   const params = new Float32Array(model.paramCount);
   model.initParams(params, new Rng(1));
-  return new Trainer(params, new Optimizer({ kind: 'sgd', lr: 0.01 }, model.paramCount, updateKernels(kernels)), new LocalEngine(model, ds.train), (t) => batchIndices(ds.train.n, arch.batch, 1, t), arch.batch, microBatch);
+  return new Trainer(params, new Optimizer({ kind: optimizer ?? 'sgd', lr: 0.01 }, model.paramCount, updateKernels(kernels)), new LocalEngine(model, ds.train), (t) => batchIndices(ds.train.n, arch.batch, 1, t), arch.batch, microBatch);
 }
 
 const ready = setup();

@@ -13,8 +13,8 @@ import { median, repsFor, timeBlocks, timeBlocksAsync, timeBlocksCpu } from '../
 
 const SEED = 1;
 
-/** One training loop (Trainer, plain SGD) on LocalEngine or PoolEngine, both with the same kernel set. */
-export async function engineCell(args: { arch: Arch; engine: 'local' | 'pool'; threads: number; microBatch: number; kernels?: KernelName; minShardMs?: number }): Promise<Cell> {
+/** One training loop (Trainer, plain SGD or momentum) on LocalEngine or PoolEngine, both with the same kernel set. */
+export async function engineCell(args: { arch: Arch; engine: 'local' | 'pool'; threads: number; microBatch: number; kernels?: KernelName; minShardMs?: number; optimizer?: 'sgd' | 'momentum' }): Promise<Cell> {
   const a = args.arch;
   const name = datasetName(a);
   const ds = await loadDataset(name);
@@ -34,7 +34,7 @@ export async function engineCell(args: { arch: Arch; engine: 'local' | 'pool'; t
   const params = engine.paramsBuffer ?? new Float32Array(model.paramCount);
   model.initParams(params, new Rng(SEED));
   // The update as the CLI runs it (the fastest axpy; the same bits whichever).
-  const trainer = new Trainer(params, new Optimizer({ kind: 'sgd', lr: 0.01 }, model.paramCount, updateKernels(kernels)), engine, (t) => batchIndices(ds.train.n, a.batch, SEED, t), a.batch, args.microBatch);
+  const trainer = new Trainer(params, new Optimizer({ kind: args.optimizer ?? 'sgd', lr: 0.01 }, model.paramCount, updateKernels(kernels)), engine, (t) => batchIndices(ds.train.n, a.batch, SEED, t), a.batch, args.microBatch);
   return {
     info: { engine: engine.kind, threads: engine.threads, microBatch: args.microBatch, kernels: kernels.name },
     async block(steps) {
@@ -138,10 +138,10 @@ export async function poolBreakdown(args: { archs: Arch[]; runs: number; blockMs
  * workload (memory bandwidth, shared caches, a VM's vCPUs); a pool splitting
  * one batch cannot beat it.
  */
-export async function independentCell(args: { arch: Arch; copies: number; microBatch: number; kernels?: KernelName }): Promise<Cell> {
+export async function independentCell(args: { arch: Arch; copies: number; microBatch: number; kernels?: KernelName; optimizer?: 'sgd' | 'momentum' }): Promise<Cell> {
   const threads = Array.from({ length: args.copies }, () =>
     new Worker(new URL('../lib/train-thread.mjs', import.meta.url), {
-      workerData: { arch: args.arch, kernels: args.kernels ?? 'js', microBatch: args.microBatch },
+      workerData: { arch: args.arch, kernels: args.kernels ?? 'js', microBatch: args.microBatch, optimizer: args.optimizer ?? 'sgd' },
       // The thread loads TypeScript: it needs tsx and the source condition, as PoolEngine's threads do.
       execArgv: ['--import', 'tsx', '--conditions=@gradmesh/source'],
     }),

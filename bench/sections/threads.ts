@@ -16,6 +16,8 @@ interface Variant {
   arch: Arch;
   microBatch: number;
   kernels: KernelName;
+  /** The Trainer's optimizer (default sgd). */
+  optimizer?: 'sgd' | 'momentum';
 }
 
 export const threads: Section = {
@@ -23,7 +25,7 @@ export const threads: Section = {
   title: 'Scaling over threads: PoolEngine (piscina) vs LocalEngine',
   async run(ctx: Ctx): Promise<SectionResult> {
     const notes: string[] = [
-      'every cell runs the production Trainer step (plan, gather, gradients, canonical-tree reduction, SGD); LocalEngine and the pool\'s threads use the kernel set named in the row',
+      'every cell runs the production Trainer step (plan, gather, gradients, canonical-tree reduction, the update: plain SGD unless the row names momentum, lr 0.01); LocalEngine and the pool\'s threads use the kernel set named in the row',
       'speed-up = PoolEngine(2 threads) / LocalEngine at the same micro-batch; the 2 cores are shared with other work, which caps 2-thread figures first',
     ];
     const avail = await availableKernels();
@@ -38,6 +40,8 @@ export const threads: Section = {
     const variants: Variant[] = sets.flatMap((kernels) => [
       { arch: LARGE, microBatch: 32, kernels },
       { arch: LARGE, microBatch: LARGE.batch / 2, kernels },
+      // The MNIST recipe's optimizer: its update (a JS loop, ~4 ns a parameter) is split over the threads too.
+      ...(kernels !== 'js' ? [{ arch: LARGE, microBatch: 32, kernels, optimizer: 'momentum' as const }] : []),
       { arch: SMALL, microBatch: 32, kernels },
       // The tiny model measures fixed costs, which do not depend on the kernels.
       ...(kernels === 'js' ? [{ arch: TINY, microBatch: TINY.batch / 2, kernels }] : []),
@@ -51,7 +55,7 @@ export const threads: Section = {
     const summary: SummaryRow[] = [];
     const data: Record<string, unknown> = {};
     for (const v of variants) {
-      const name = `${v.arch.name} b${v.arch.batch} mb${v.microBatch}, ${v.kernels}`;
+      const name = `${v.arch.name} b${v.arch.batch} mb${v.microBatch}, ${v.kernels}${v.optimizer ? `, ${v.optimizer}` : ''}`;
       ctx.log(`threads: ${name}`);
       const specs: CellSpec[] = engines.map((e) => ({
         id: e.key,
@@ -59,13 +63,13 @@ export const threads: Section = {
         module: CELLS,
         factory: 'engineCell',
         // The tiny model measures what a split costs, so its pool splits every step; the others run as the CLI does.
-        args: { arch: v.arch, engine: e.engine, threads: e.threads, microBatch: v.microBatch, kernels: v.kernels, ...(v.arch === TINY ? { minShardMs: 0 } : {}) },
+        args: { arch: v.arch, engine: e.engine, threads: e.threads, microBatch: v.microBatch, kernels: v.kernels, optimizer: v.optimizer ?? 'sgd', ...(v.arch === TINY ? { minShardMs: 0 } : {}) },
         unitsPerStep: v.arch.batch,
       }));
       // The premise: what two cores give two loops that share nothing (measured alongside, same load).
       if (v.arch !== TINY) {
         for (const copies of [1, 2]) {
-          specs.push({ id: `ind${copies}`, label: `${copies} independent loop${copies > 1 ? 's' : ''}`, module: CELLS, factory: 'independentCell', args: { arch: v.arch, copies, microBatch: v.microBatch, kernels: v.kernels }, unitsPerStep: v.arch.batch * copies });
+          specs.push({ id: `ind${copies}`, label: `${copies} independent loop${copies > 1 ? 's' : ''}`, module: CELLS, factory: 'independentCell', args: { arch: v.arch, copies, microBatch: v.microBatch, kernels: v.kernels, optimizer: v.optimizer ?? 'sgd' }, unitsPerStep: v.arch.batch * copies });
         }
       }
       const res = await compareCells(specs, { runs: ctx.runs, blockMs: ctx.blockMs, warmupMs: ctx.warmupMs, log: ctx.log });
