@@ -158,6 +158,25 @@ describe('PoolEngine: the calling thread and N − 1 pool threads', () => {
     for (const t of [task(0), big, task(2)]) expect((await pool.compute(t)).nodes.map(bits)).toEqual((await local.compute(t)).nodes.map(bits));
   });
 
+  test('closing the pool while a step is in flight ends that step with an error, never a hang', async () => {
+    const ctx = await buildContext({ dataset: 'spirals', spec, kernels: 'js' });
+    const pool = new PoolEngine({ threads: 2, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels: 'js' }, minShardMs: 0 });
+    engines.push(pool);
+    const params = new Float32Array(ctx.model.paramCount);
+    ctx.model.initParams(params, new Rng(6));
+    pool.setParams(0, params);
+    await pool.compute(task(0)); // the threads are up
+    const big: GradTask = { step: 1, batch: 800, microBatch: 8, mbLo: 0, mbHi: 100, indices: Uint32Array.from({ length: 800 }, (_, i) => i % ctx.data.n) };
+    for (let i = 0; i < 3; i++) {
+      const step = pool.compute({ ...big, step: 1 + i });
+      if (i === 2) void pool.close();
+      const settled = await Promise.race([step.then(() => 'resolved', (e: Error) => e.message), new Promise((ok) => setTimeout(() => ok('hung'), 10_000))]);
+      if (i < 2) expect(settled).toBe('resolved');
+      else expect(settled).toMatch(/^(step 3: the thread pool was closed|thread pool is closed)/);
+    }
+    await expect(pool.compute(task(9))).rejects.toThrow(/thread pool is closed/);
+  });
+
   test('minShardMs must be a finite number ≥ 0', () => {
     for (const bad of [NaN, -1, Infinity]) {
       expect(() => new PoolEngine({ threads: 2, paramCount: 1, context: { dataset: 'spirals', spec, kernels: 'js' }, minShardMs: bad })).toThrow(/minShardMs must be a finite number ≥ 0/);

@@ -165,6 +165,7 @@ export class PoolEngine implements GradientEngine {
     } catch (err) {
       throw new Error(`step ${task.step}: setting up the calling thread's engine failed: ${(err as Error).message}`);
     }
+    if (this.closed) throw new Error(`step ${task.step}: the thread pool was closed`);
     const m = microBatchCount(task.batch, task.microBatch);
     if (opt && !(task.mbLo === 0 && task.mbHi === m)) throw new RangeError(`computeAndApply takes a whole batch, got micro-batches [${task.mbLo}, ${task.mbHi}) of ${m}`);
     const count = task.mbHi - task.mbLo;
