@@ -121,7 +121,7 @@ export const threads: Section = {
       rows,
       notes: [
         'PoolEngine with N threads computes the first shard on the calling thread and the rest on N − 1 piscina threads, each running one long session driven through shared memory (Atomics): 1 thread is the caller alone (no pool thread), 2 threads the caller and one pool thread',
-        'the Trainer takes a pool step with computeAndApply: the merge of the shards\' gradients and the optimizer update run chunk by chunk, split by parameter range over all the threads (JS and native kernels; with WASM the caller merges and updates alone)',
+        'the Trainer takes a pool step with computeAndApply: the merge of the shards\' gradients and the optimizer update run chunk by chunk, split by parameter range over all the threads (with WASM kernels every thread first copies its nodes out of its own memory)',
         'a step is split only into shards of ≥ 2 ms of measured compute (MIN_SHARD_MS), as in `gradmesh train`; a row marked "(1 shard)" ran its 2-thread steps on the caller (so far as its last timed step shows; no split cost is given for it) (the 4-8-2 row splits every step: it measures the split\'s cost)',
         '2 thr − Local/2 = what a perfect 2-way split would not pay per step: two commands to the other thread and back, its node copy (WASM), the shared merge and update, and the two threads slowing each other',
         'cores used = CPU time / wall time of the cell\'s process (all threads) while timed: a 2-thread pool that gets < 2 cores cannot scale 2×',

@@ -1,6 +1,7 @@
 import { MessageChannel, threadId, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { ShardEngine } from '../shard-engine.js';
+import { BufferPool } from '../buffer-pool.js';
 import type { AddFn, TreeNode } from '../tree.js';
 import { nodeAdd } from './kernels.js';
 import { microBatchCount, samplesIn } from '../microbatch.js';
@@ -58,15 +59,15 @@ interface Session {
  * Parameters live in one SharedArrayBuffer every thread reads directly
  * (written once per step, never sent). With JS or native kernels every
  * thread, the caller included, computes its gradients straight into shared
- * buffers; with WASM kernels (which need their own memory) a pool thread
- * copies its nodes into shared ones. Gradients never cross threads by
- * structured cloning.
+ * buffers; with WASM kernels (which need their own memory) each thread,
+ * the caller included, copies its nodes into shared ones (0.25 ms for
+ * 2.7 MB). Gradients never cross threads by structured cloning.
  *
  * The shards' nodes are merged by the canonical tree, so the result has
- * LocalEngine's bits. With shared buffers everywhere the merge is split by
- * element range over all the threads, and computeAndApply runs the
- * optimizer on each merged chunk in the same pass (its update is element-
- * wise): a step's serial tail shrinks to the slowest thread's share.
+ * LocalEngine's bits. The merge is split by element range over all the
+ * threads, and computeAndApply runs the optimizer on each merged chunk in
+ * the same pass (its update is element-wise): a step's serial tail shrinks
+ * to the slowest thread's share.
  */
 export class PoolEngine implements GradientEngine {
   readonly kind = 'threads';
@@ -84,6 +85,8 @@ export class PoolEngine implements GradientEngine {
   /** Every shared gradient buffer: the caller's and the pool threads'. */
   private readonly registry: BufferRegistry;
   private readonly callerIds = new Map<Float32Array, number>();
+  /** Shared copies of the caller's nodes, when its kernels keep them in their own memory (WASM). */
+  private readonly callerCopies: BufferPool;
   private optimizer: { ref: RangeOptimizer; state: Float32Array; version: number } | null = null;
   private closed = false;
   private readonly minShardMs: number;
@@ -99,6 +102,7 @@ export class PoolEngine implements GradientEngine {
     this.threads = opts.threads;
     this.paramCount = opts.paramCount;
     this.registry = new BufferRegistry(opts.paramCount);
+    this.callerCopies = new BufferPool(opts.paramCount, (n) => this.callerBuffer(n));
     const envMin = process.env.GRADMESH_MIN_SHARD_MS;
     this.minShardMs = opts.minShardMs ?? (envMin !== undefined && envMin !== '' && Number(envMin) >= 0 ? Number(envMin) : MIN_SHARD_MS);
     if (!(this.minShardMs >= 0 && this.minShardMs < Infinity)) throw new TypeError(`minShardMs must be a finite number ≥ 0, got ${this.minShardMs}`);
@@ -203,8 +207,17 @@ export class PoolEngine implements GradientEngine {
     await this.acked(lanes, seqs, task.step);
     this.throwIfFailed(lanes, task.step);
 
+    if (lanes.length > 0 && !caller.shared) {
+      // WASM: the caller's nodes are in its own memory; one copy into shared buffers lets every thread take a share of the merge and update.
+      this.callerCopies.reset();
+      own = own.map((n) => {
+        const g = this.callerCopies.take();
+        g.set(n.grad);
+        return { ...n, grad: g };
+      });
+    }
     const nodes: TreeNode[] = [...own];
-    const ids = caller.shared ? own.map((n) => ({ lo: n.lo, hi: n.hi, loss: n.loss, id: this.callerIds.get(n.grad)! })) : [];
+    const ids = lanes.length > 0 ? own.map((n) => ({ lo: n.lo, hi: n.hi, loss: n.loss, id: this.callerIds.get(n.grad)! })) : [];
     lanes.forEach((lane, i) => {
       for (const n of readNodes(lane)) {
         ids.push(n);
@@ -219,8 +232,8 @@ export class PoolEngine implements GradientEngine {
     } else if (lanes.length === 0) {
       return { nodes: own, samples, computeMs: performance.now() - t0 };
     }
-    // The merge (and update) by element range: every thread takes a share when all the buffers are shared.
-    const helpers = caller.shared ? lanes : [];
+    // The merge (and update) by element range: every thread takes a share.
+    const helpers = lanes;
     const P = this.paramCount;
     const cut = (i: number): number => (i === helpers.length + 1 ? P : Math.floor((P * i) / (helpers.length + 1) / 16) * 16);
     const fseqs = helpers.map((lane, i) => {
