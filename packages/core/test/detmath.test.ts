@@ -11,6 +11,43 @@ function lcg(seed: number): () => number {
   };
 }
 
+// x as an exact m·2^e (m, e integers).
+function exact(x: number): [bigint, number] {
+  const v = new DataView(new ArrayBuffer(8));
+  v.setFloat64(0, x);
+  const bits = v.getBigUint64(0);
+  const expBits = Number((bits >> 52n) & 0x7ffn);
+  const frac = bits & 0xfffffffffffffn;
+  return expBits === 0 ? [frac, -1074] : [frac | (1n << 52n), expBits - 1075];
+}
+
+// The double next to y (y > 0) upward or downward: its bit pattern ± 1.
+function neighbour(y: number, up: boolean): number {
+  const v = new DataView(new ArrayBuffer(8));
+  v.setFloat64(0, y);
+  v.setBigUint64(0, v.getBigUint64(0) + (up ? 1n : -1n));
+  return v.getFloat64(0);
+}
+
+// Whether y is √x rounded to the nearest double: (y + its neighbours)/2, squared, bracket x exactly.
+function isCorrectlyRoundedSqrt(x: number, y: number): boolean {
+  if (!(x > 0) || !(y > 0)) return false;
+  const [mx, ex] = exact(x);
+  const [my, ey] = exact(y);
+  const cmpMidSquare = (n: number): number => {
+    // (y + n)/2 as a·2^k, then its square against x.
+    const [mn, en] = exact(n);
+    const k = Math.min(ey, en);
+    const a = (my << BigInt(ey - k)) + (mn << BigInt(en - k)); // (y + n)·2^-k, so the midpoint is a·2^(k−1)
+    const sq = a * a; // midpoint² = sq·2^(2k−2)
+    const e = Math.min(2 * k - 2, ex);
+    const l = sq << BigInt(2 * k - 2 - e);
+    const r = mx << BigInt(ex - e);
+    return l < r ? -1 : l > r ? 1 : 0;
+  };
+  return cmpMidSquare(neighbour(y, false)) <= 0 && cmpMidSquare(neighbour(y, true)) >= 0;
+}
+
 function worstUlps(fn: (x: number) => number, ref: (x: number) => number, gen: () => number, n = 50_000): { ulps: number; at: number } {
   let ulps = 0;
   let at = NaN;
@@ -41,9 +78,6 @@ describe('detmath agrees with Math.* within a few ulps', () => {
     ['log1p of huge values', d.log1p, Math.log1p, () => Math.exp(r() * 709), 4],
     ['tanh', d.tanh, Math.tanh, () => (r() - 0.5) * 60, 4],
     ['tanh near 0', d.tanh, Math.tanh, () => (r() - 0.5) * 1e-3, 6],
-    ['sqrt over all magnitudes', d.sqrt, Math.sqrt, () => Math.exp((r() - 0.5) * 1400), 1],
-    ['sqrt of subnormals', d.sqrt, Math.sqrt, () => r() * 2.2e-308, 1],
-    ['sqrt near perfect squares', d.sqrt, Math.sqrt, () => (1 + Math.floor(r() * 1e6)) ** 2 * (1 + (r() - 0.5) * 1e-15), 1],
   ];
   for (const [name, fn, ref, gen, bound] of cases) {
     test(name, () => {
@@ -51,6 +85,20 @@ describe('detmath agrees with Math.* within a few ulps', () => {
       expect(ulps, `worst at x = ${at}`).toBeLessThanOrEqual(bound);
     });
   }
+
+  // sqrt's contract is stronger: the correctly rounded root (ECMA-262 pins it), checked in exact
+  // integer arithmetic — the square of the midpoint to each neighbouring double lies on the far side of x.
+  test.each([
+    ['all magnitudes', () => Math.exp((r() - 0.5) * 1400)],
+    ['subnormals', () => r() * 2.2e-308],
+    ['near perfect squares', () => (1 + Math.floor(r() * 1e6)) ** 2 * (1 + (r() - 0.5) * 1e-15)],
+    ['Adam\'s range (v/bc2 of small gradients)', () => r() ** 8 * 1e-6],
+  ] as const)('sqrt is the correctly rounded root (%s)', (_name, gen) => {
+    for (let i = 0; i < 20_000; i++) {
+      const x = gen();
+      expect(isCorrectlyRoundedSqrt(x, d.sqrt(x)), `sqrt(${x}) = ${d.sqrt(x)}`).toBe(true);
+    }
+  });
 
   test('sinPi and cosPi match sin/cos of π·x to double precision, and are exact at multiples of 1/2', () => {
     const g = lcg(2);
