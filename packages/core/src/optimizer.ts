@@ -14,7 +14,7 @@
  * followed by v, so a checkpoint is that buffer plus the step count.
  */
 import { powInt, sqrt } from './detmath.js';
-import { axpy } from './kernels/elementwise.js';
+import { axpy, momentum } from './kernels/elementwise.js';
 import type { Kernels } from './kernels/types.js';
 import { clipScale } from './norm.js';
 import { scheduledLr, validateSchedule, type Schedule } from './schedule.js';
@@ -117,19 +117,13 @@ const MIN_NORMAL = 2.2250738585072014e-308;
 
 function momentumStep(
   params: Float32Array, gradSum: Float32Array, v: Float32Array,
-  B: number, clip: number, lr: number, wd: number, mu: number, nesterov: boolean,
+  B: number, clip: number, lr: number, wd: number, mu: number, nesterov: boolean, kernels: Kernels | undefined,
 ): void {
   // The common case (the MNIST recipe) without per-element branches or division:
   // g/B is g·(1/B) exactly when B is a power of two, and ·1 and +0 are identities,
-  // so the bits are the general loop's.
+  // so the bits are the general loop's. A kernel set's momentum gives the JS loop's bits.
   if (B <= 2 ** 30 && (B & (B - 1)) === 0 && clip === 1 && wd === 0 && !nesterov) {
-    const inv = 1 / B;
-    const n = params.length;
-    for (let i = 0; i < n; i++) {
-      const vi = mu * v[i]! + gradSum[i]! * inv;
-      v[i] = vi;
-      params[i] = params[i]! - lr * vi;
-    }
+    (kernels?.momentum ?? momentum)(params.length, mu, 1 / B, lr, gradSum, v, params);
     return;
   }
   for (let i = 0; i < params.length; i++) {
@@ -169,7 +163,7 @@ export class Optimizer {
   state: Float32Array;
   /** steps taken */
   t = 0;
-  /** Where plain SGD's axpy runs (kernels.axpy if it has one; the JS loop otherwise: the same bits). */
+  /** Where plain SGD's axpy and momentum's update run (the kernel set's if it has them; the JS loops otherwise: the same bits). */
   readonly kernels: Kernels | undefined;
 
   constructor(cfg: OptimizerConfig, paramCount: number, kernels?: Kernels) {
@@ -263,7 +257,7 @@ export class Optimizer {
         break;
       case 'momentum':
       case 'nesterov':
-        momentumStep(p, g, s.subarray(lo, hi), B, clip, lr, wd, c.momentum ?? 0.9, c.kind === 'nesterov');
+        momentumStep(p, g, s.subarray(lo, hi), B, clip, lr, wd, c.momentum ?? 0.9, c.kind === 'nesterov', this.kernels);
         break;
       case 'adam':
       case 'adamw': {

@@ -235,7 +235,7 @@ function firstDifference(got: Float32Array, want: Float32Array): number {
 }
 
 /**
- * The optional element-wise passes (Kernels.relu, reluBackwardColSums, axpy):
+ * The optional element-wise passes (Kernels.relu, reluBackwardColSums, axpy, momentum):
  * each must give exactly the bits of core's JS reference (jsElementwise), on
  * buffers from alloc and on plain arrays alike. Skipped, saying so, for a
  * kernel set that does not implement one.
@@ -291,6 +291,25 @@ export function describeElementwiseConformance(name: string, make: () => Kernels
       }
     });
 
+    test.skipIf(has.momentum === undefined)("momentum: velocity in double stored rounded, the parameter step from the unrounded velocity (the MNIST recipe's and odd scales, specials)", () => {
+      const kernels = make();
+      for (const inside of [true, false]) {
+        for (const len of [0, 1, 3, 4, 5, 17, 1003, 101_770]) {
+          for (const [mu, scale, lr] of [[0.9, 1 / 64, 0.1], [0.99, 1 / 256, 3.3e-5], [0, 1, 1], [0.5, 1e30, 1e-30], [0.9, 2 ** -20, 0.07]] as const) {
+            const g = mixedFill(inputs(kernels, inside, len), len + 1, len > 2000 ? 0 : 7);
+            const v = mixedFill(inputs(kernels, inside, len + 1), len + 2, len > 2000 ? 0 : 5);
+            const p = mixedFill(inputs(kernels, inside, len + 1), len + 3, len > 2000 ? 0 : 3);
+            const vWant = v.slice();
+            const pWant = p.slice();
+            jsElementwise.momentum(len, mu, scale, lr, g, vWant, pWant);
+            kernels.momentum!(len, mu, scale, lr, g, v, p);
+            expect(firstDifference(v, vWant), `v: length ${len}, mu ${mu}, scale ${scale}, lr ${lr}`).toBe(-1);
+            expect(firstDifference(p, pWant), `params: length ${len}, mu ${mu}, scale ${scale}, lr ${lr}`).toBe(-1);
+          }
+        }
+      }
+    });
+
     test.skipIf(has.relu === undefined && has.reluBackwardColSums === undefined && has.axpy === undefined)(
       'the passes reject arrays shorter than the lengths given',
       () => {
@@ -305,6 +324,10 @@ export function describeElementwiseConformance(name: string, make: () => Kernels
         if (kernels.axpy) {
           expect(() => kernels.axpy!(6, 1, f.subarray(1), new Float32Array(6))).toThrow(RangeError);
           expect(() => kernels.axpy!(6, 1, f, new Float32Array(5))).toThrow(RangeError);
+        }
+        if (kernels.momentum) {
+          expect(() => kernels.momentum!(6, 0.9, 1, 1, f.subarray(1), new Float32Array(6), new Float32Array(6))).toThrow(RangeError);
+          expect(() => kernels.momentum!(6, 0.9, 1, 1, f, new Float32Array(6), new Float32Array(5))).toThrow(RangeError);
         }
       },
     );

@@ -7,6 +7,7 @@
 //   gemm_<isa>(transA, transB, m, n, k, A, B, C, accumulate): void
 //   relu_<isa>(length, x): void                                    (core's optional
 //   reluBackwardColSums_<isa>(rows, cols, a, d, out): void          element-wise
+//   momentum_<isa>(length, mu, scale, lr, grad, v, params): void (momentum SGD's update)
 //   axpy_<isa>(length, alpha, x, y): void                           passes)
 //   gemmTnBlocks_<isa>(m, n, A, B, bounds, plan, outs): void        (block plans)
 //   allFinite_<isa>(length, x): boolean                              (input checks)
@@ -357,9 +358,31 @@ napi_value AllFinite(napi_env env, napi_callback_info info) {
   return result;
 }
 
-const GmElementwise ew_generic = {gm_relu_generic, gm_relu_bwd_colsums_generic, gm_axpy_generic, gm_all_finite_generic};
+napi_value Momentum(napi_env env, napi_callback_info info) {
+  const char* op = "momentum";
+  napi_value argv[7];
+  void* data = nullptr;
+  if (!get_args(env, info, argv, &data, "momentum(length, mu, scale, lr, grad, v, params) takes 7 arguments")) return nullptr;
+  gm_i n;
+  double mu, scale, lr;
+  float *g, *v, *p;
+  if (!get_dim(env, argv[0], "length", &n, op)) return nullptr;
+  if (napi_get_value_double(env, argv[1], &mu) != napi_ok || napi_get_value_double(env, argv[2], &scale) != napi_ok ||
+      napi_get_value_double(env, argv[3], &lr) != napi_ok) {
+    napi_throw_type_error(env, "GRADMESH_GEMM_ARG", "momentum: mu, scale and lr must be numbers");
+    return nullptr;
+  }
+  if (!get_f32(env, argv[4], "grad", n, &g, op) || !get_f32(env, argv[5], "v", n, &v, op) ||
+      !get_f32(env, argv[6], "params", n, &p, op) || !no_overlap(env, op, g, n, v, n) || !no_overlap(env, op, g, n, p, n) ||
+      !no_overlap(env, op, v, n, p, n))
+    return nullptr;
+  static_cast<const GmElementwise*>(data)->momentum(n, mu, scale, lr, g, v, p);
+  return nullptr;
+}
+
+const GmElementwise ew_generic = {gm_relu_generic, gm_relu_bwd_colsums_generic, gm_axpy_generic, gm_all_finite_generic, gm_momentum_generic};
 #if defined(__x86_64__) || defined(_M_X64)
-const GmElementwise ew_avx2 = {gm_relu_avx2, gm_relu_bwd_colsums_avx2, gm_axpy_avx2, gm_all_finite_avx2};
+const GmElementwise ew_avx2 = {gm_relu_avx2, gm_relu_bwd_colsums_avx2, gm_axpy_avx2, gm_all_finite_avx2, gm_momentum_avx2};
 #endif
 
 // ---------------------------------------------------------------- dispatch --
@@ -406,6 +429,7 @@ napi_value Init(napi_env env, napi_value exports) {
     GM_CALL(env, export_fn(env, exports, "reluBackwardColSums", isa, ReluBackwardColSums, ew));
     GM_CALL(env, export_fn(env, exports, "axpy", isa, Axpy, ew));
     GM_CALL(env, export_fn(env, exports, "allFinite", isa, AllFinite, ew));
+    GM_CALL(env, export_fn(env, exports, "momentum", isa, Momentum, ew));
     napi_value str;
     GM_CALL(env, napi_create_string_utf8(env, isa, NAPI_AUTO_LENGTH, &str));
     GM_CALL(env, napi_set_element(env, list, idx++, str));

@@ -61,3 +61,4 @@ void gm_relu_bwd_colsums_avx2(gm_i rows, gm_i cols, const float* a, float* d, fl
 }
 void gm_axpy_avx2(gm_i n, double alpha, const float* x, float* y) { ew_axpy(n, alpha, x, y); }
 bool gm_all_finite_avx2(gm_i n, const float* x) { return ew_all_finite(n, x); }
+void gm_momentum_avx2(gm_i n, double mu, double scale, double lr, const float* g, float* v, float* p) { ew_momentum(n, mu, scale, lr, g, v, p); }

@@ -97,3 +97,4 @@ void gm_relu_bwd_colsums_generic(gm_i rows, gm_i cols, const float* a, float* d,
 }
 void gm_axpy_generic(gm_i n, double alpha, const float* x, float* y) { ew_axpy(n, alpha, x, y); }
 bool gm_all_finite_generic(gm_i n, const float* x) { return ew_all_finite(n, x); }
+void gm_momentum_generic(gm_i n, double mu, double scale, double lr, const float* g, float* v, float* p) { ew_momentum(n, mu, scale, lr, g, v, p); }

@@ -32,6 +32,7 @@ interface Addon {
   [fn: `axpy_${string}`]: Kernels['axpy'];
   [fn: `gemmTnBlocks_${string}`]: Kernels['gemmTnBlocks'];
   [fn: `allFinite_${string}`]: ((length: number, x: Float32Array) => boolean) | undefined;
+  [fn: `momentum_${string}`]: Kernels['momentum'];
 }
 
 const ISAS: readonly NativeIsa[] = ['avx512', 'avx2', 'generic'];
@@ -87,6 +88,7 @@ export function tryLoadNativeKernels(options: NativeLoadOptions = {}): NativeLoa
     // Block plans fused into the weight-gradient gemm (csrc/driver.inc).
     gemmTnBlocks: lib[`gemmTnBlocks_${isa}`],
     allFinite: lib[`allFinite_${isa}`],
+    momentum: lib[`momentum_${isa}`],
   };
   return { kernels, reason: null };
 }

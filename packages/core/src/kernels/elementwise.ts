@@ -27,6 +27,14 @@ export function reluBackwardColSums(
   for (let j = 0; j < cols; j++) out[j] = acc[j];
 }
 
+export function momentum(length: number, mu: number, scale: number, lr: number, grad: Float32Array, v: Float32Array, params: Float32Array): void {
+  for (let i = 0; i < length; i++) {
+    const vi = mu * v[i]! + grad[i]! * scale;
+    v[i] = vi;
+    params[i] = params[i]! - lr * vi;
+  }
+}
+
 export function axpy(length: number, alpha: number, x: Float32Array, y: Float32Array): void {
   for (let i = 0; i < length; i++) y[i] += alpha * x[i];
 }

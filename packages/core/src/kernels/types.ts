@@ -55,6 +55,12 @@ export interface Kernels {
   reluBackwardColSums?(rows: number, cols: number, a: Float32Array, d: Float32Array, out: Float32Array): void;
   /** y[i] ← y[i] + alpha·x[i] for i < length: product and sum in double, rounded to float32 once. */
   axpy?(length: number, alpha: number, x: Float32Array, y: Float32Array): void;
+  /**
+   * Momentum SGD's update for i < length: v' = mu·v[i] + scale·grad[i] in
+   * double, v[i] ← v' rounded to float32, params[i] ← params[i] − lr·v'
+   * (the unrounded v') rounded once.
+   */
+  momentum?(length: number, mu: number, scale: number, lr: number, grad: Float32Array, v: Float32Array, params: Float32Array): void;
 
   /**
    * Weight gradients of consecutive row blocks, combined by a plan
