@@ -235,7 +235,7 @@ function firstDifference(got: Float32Array, want: Float32Array): number {
 }
 
 /**
- * The optional element-wise passes (Kernels.relu, reluBackwardColSums, axpy, momentum):
+ * The optional element-wise passes (Kernels.relu, reluBackwardColSums, axpy, momentum, adam):
  * each must give exactly the bits of core's JS reference (jsElementwise), on
  * buffers from alloc and on plain arrays alike. Skipped, saying so, for a
  * kernel set that does not implement one.
@@ -291,7 +291,8 @@ export function describeElementwiseConformance(name: string, make: () => Kernels
       }
     });
 
-    test.skipIf(has.momentum === undefined)("momentum: velocity in double stored rounded, the parameter step from the unrounded velocity (the MNIST recipe's and odd scales, specials)", () => {
+    // Only for the sets that have one (WASM does not: the optimizer runs in Node, on native or the JS reference).
+    if (has.momentum !== undefined) test("momentum: velocity in double stored rounded, the parameter step from the unrounded velocity (the MNIST recipe's and odd scales, specials)", () => {
       const kernels = make();
       for (const inside of [true, false]) {
         for (const len of [0, 1, 3, 4, 5, 17, 1003, 101_770]) {
@@ -306,6 +307,30 @@ export function describeElementwiseConformance(name: string, make: () => Kernels
             expect(firstDifference(v, vWant), `v: length ${len}, mu ${mu}, scale ${scale}, lr ${lr}`).toBe(-1);
             expect(firstDifference(p, pWant), `params: length ${len}, mu ${mu}, scale ${scale}, lr ${lr}`).toBe(-1);
           }
+        }
+      }
+    });
+
+    if (has.adam !== undefined) test('adam: every operation of the JS reference in double, one rounding per store (power-of-two and odd batches, clipping, L2 and decoupled decay, specials)', () => {
+      const kernels = make();
+      const c = (B: number, clip: number, wd: number, shrink: number, b1: number, b2: number, lr: number, t: number, eps: number) =>
+        Float64Array.of(B, clip, wd, shrink, b1, b2, lr, 1 - b1 ** t, 1 - b2 ** t, eps);
+      const sets = [c(64, 1, 0, 1, 0.9, 0.999, 0.002, 1, 1e-8), c(3, 0.37, 0.01, 1, 0.9, 0.999, 1e-3, 7, 1e-8), c(256, 1, 0, 1 - 0.01 * 0.1, 0.8, 0.99, 0.01, 1000, 1e-6), c(1, 1e30, 1e-30, 1, 0, 0, 1, 2, 1e-300)];
+      for (const inside of [true, false]) {
+        for (const len of [0, 1, 3, 4, 5, 17, 1003, 101_770]) {
+          sets.forEach((coef, k) => {
+            const g = mixedFill(inputs(kernels, inside, len), len + 1, len > 2000 ? 0 : 7);
+            const m = mixedFill(inputs(kernels, inside, len + 1), len + 2, len > 2000 ? 0 : 5);
+            const v = mixedFill(inputs(kernels, inside, len + 1), len + 4, len > 2000 ? 0 : 4);
+            for (let i = 0; i < v.length; i += 2) v[i] = Math.abs(v[i]!); // a second moment is ≥ 0; every other one stays signed (NaN roots)
+            const p = mixedFill(inputs(kernels, inside, len + 1), len + 3, len > 2000 ? 0 : 3);
+            const [mWant, vWant, pWant] = [m.slice(), v.slice(), p.slice()];
+            jsElementwise.adam(len, coef, g, mWant, vWant, pWant);
+            kernels.adam!(len, coef, g, m, v, p);
+            expect(firstDifference(m, mWant), `m: length ${len}, set ${k}`).toBe(-1);
+            expect(firstDifference(v, vWant), `v: length ${len}, set ${k}`).toBe(-1);
+            expect(firstDifference(p, pWant), `params: length ${len}, set ${k}`).toBe(-1);
+          });
         }
       }
     });
@@ -325,6 +350,7 @@ export function describeElementwiseConformance(name: string, make: () => Kernels
           expect(() => kernels.axpy!(6, 1, f.subarray(1), new Float32Array(6))).toThrow(RangeError);
           expect(() => kernels.axpy!(6, 1, f, new Float32Array(5))).toThrow(RangeError);
         }
+        if (kernels.adam) expect(() => kernels.adam!(6, new Float64Array(10), f, new Float32Array(6), new Float32Array(5), new Float32Array(6))).toThrow(RangeError);
         if (kernels.momentum) {
           expect(() => kernels.momentum!(6, 0.9, 1, 1, f.subarray(1), new Float32Array(6), new Float32Array(6))).toThrow(RangeError);
           expect(() => kernels.momentum!(6, 0.9, 1, 1, f, new Float32Array(6), new Float32Array(5))).toThrow(RangeError);

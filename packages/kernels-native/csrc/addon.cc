@@ -8,6 +8,7 @@
 //   relu_<isa>(length, x): void                                    (core's optional
 //   reluBackwardColSums_<isa>(rows, cols, a, d, out): void          element-wise
 //   momentum_<isa>(length, mu, scale, lr, grad, v, params): void (momentum SGD's update)
+//   adam_<isa>(length, coefficients: Float64Array, grad, m, v, params): void (Adam's update)
 //   axpy_<isa>(length, alpha, x, y): void                           passes)
 //   gemmTnBlocks_<isa>(m, n, A, B, bounds, plan, outs): void        (block plans)
 //   allFinite_<isa>(length, x): boolean                              (input checks)
@@ -380,9 +381,36 @@ napi_value Momentum(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-const GmElementwise ew_generic = {gm_relu_generic, gm_relu_bwd_colsums_generic, gm_axpy_generic, gm_all_finite_generic, gm_momentum_generic};
+napi_value Adam(napi_env env, napi_callback_info info) {
+  const char* op = "adam";
+  napi_value argv[6];
+  void* data = nullptr;
+  if (!get_args(env, info, argv, &data, "adam(length, coefficients, grad, m, v, params) takes 6 arguments")) return nullptr;
+  gm_i n;
+  if (!get_dim(env, argv[0], "length", &n, op)) return nullptr;
+  napi_typedarray_type type;
+  size_t len = 0;
+  void* raw = nullptr;
+  bool is_ta = false;
+  if (napi_is_typedarray(env, argv[1], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[1], &type, &len, &raw, nullptr, nullptr) != napi_ok || type != napi_float64_array ||
+      len < 10) {
+    napi_throw_type_error(env, "GRADMESH_GEMM_ARG", "adam: coefficients must be a Float64Array of 10 numbers");
+    return nullptr;
+  }
+  float *g, *m1, *m2, *p;
+  if (!get_f32(env, argv[2], "grad", n, &g, op) || !get_f32(env, argv[3], "m", n, &m1, op) ||
+      !get_f32(env, argv[4], "v", n, &m2, op) || !get_f32(env, argv[5], "params", n, &p, op) ||
+      !no_overlap(env, op, g, n, m1, n) || !no_overlap(env, op, g, n, m2, n) || !no_overlap(env, op, g, n, p, n) ||
+      !no_overlap(env, op, m1, n, m2, n) || !no_overlap(env, op, m1, n, p, n) || !no_overlap(env, op, m2, n, p, n))
+    return nullptr;
+  static_cast<const GmElementwise*>(data)->adam(n, static_cast<const double*>(raw), g, m1, m2, p);
+  return nullptr;
+}
+
+const GmElementwise ew_generic = {gm_relu_generic, gm_relu_bwd_colsums_generic, gm_axpy_generic, gm_all_finite_generic, gm_momentum_generic, gm_adam_generic};
 #if defined(__x86_64__) || defined(_M_X64)
-const GmElementwise ew_avx2 = {gm_relu_avx2, gm_relu_bwd_colsums_avx2, gm_axpy_avx2, gm_all_finite_avx2, gm_momentum_avx2};
+const GmElementwise ew_avx2 = {gm_relu_avx2, gm_relu_bwd_colsums_avx2, gm_axpy_avx2, gm_all_finite_avx2, gm_momentum_avx2, gm_adam_avx2};
 #endif
 
 // ---------------------------------------------------------------- dispatch --
@@ -430,6 +458,7 @@ napi_value Init(napi_env env, napi_value exports) {
     GM_CALL(env, export_fn(env, exports, "axpy", isa, Axpy, ew));
     GM_CALL(env, export_fn(env, exports, "allFinite", isa, AllFinite, ew));
     GM_CALL(env, export_fn(env, exports, "momentum", isa, Momentum, ew));
+    GM_CALL(env, export_fn(env, exports, "adam", isa, Adam, ew));
     napi_value str;
     GM_CALL(env, napi_create_string_utf8(env, isa, NAPI_AUTO_LENGTH, &str));
     GM_CALL(env, napi_set_element(env, list, idx++, str));

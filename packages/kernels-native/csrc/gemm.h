@@ -71,18 +71,21 @@ struct GmElementwise {
   void (*axpy)(gm_i n, double alpha, const float* x, float* y);
   bool (*all_finite)(gm_i n, const float* x);
   void (*momentum)(gm_i n, double mu, double scale, double lr, const float* g, float* v, float* p);
+  void (*adam)(gm_i n, const double* c, const float* g, float* m1, float* m2, float* p);
 };
 void gm_relu_generic(gm_i n, float* x);
 void gm_relu_bwd_colsums_generic(gm_i rows, gm_i cols, const float* a, float* d, float* out, double* acc);
 void gm_axpy_generic(gm_i n, double alpha, const float* x, float* y);
 bool gm_all_finite_generic(gm_i n, const float* x);
 void gm_momentum_generic(gm_i n, double mu, double scale, double lr, const float* g, float* v, float* p);
+void gm_adam_generic(gm_i n, const double* c, const float* g, float* m1, float* m2, float* p);
 #if defined(__x86_64__) || defined(_M_X64)
 void gm_relu_avx2(gm_i n, float* x);
 void gm_relu_bwd_colsums_avx2(gm_i rows, gm_i cols, const float* a, float* d, float* out, double* acc);
 void gm_axpy_avx2(gm_i n, double alpha, const float* x, float* y);
 bool gm_all_finite_avx2(gm_i n, const float* x);
 void gm_momentum_avx2(gm_i n, double mu, double scale, double lr, const float* g, float* v, float* p);
+void gm_adam_avx2(gm_i n, const double* c, const float* g, float* m1, float* m2, float* p);
 #endif
 
 // Micro-kernel modes: C tile ← A·B (from +0), ← C + A·B (the chain starts

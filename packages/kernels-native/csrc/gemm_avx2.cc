@@ -2,6 +2,7 @@
 // after addon.cc has checked the CPU. 6×16 tile: 12 ymm accumulators + 2 B
 // vectors + 1 broadcast of the 16 registers (the BLIS Haswell/Zen shape).
 #include <immintrin.h>
+#include <cmath>
 
 #include "gemm.h"
 
@@ -62,3 +63,4 @@ void gm_relu_bwd_colsums_avx2(gm_i rows, gm_i cols, const float* a, float* d, fl
 void gm_axpy_avx2(gm_i n, double alpha, const float* x, float* y) { ew_axpy(n, alpha, x, y); }
 bool gm_all_finite_avx2(gm_i n, const float* x) { return ew_all_finite(n, x); }
 void gm_momentum_avx2(gm_i n, double mu, double scale, double lr, const float* g, float* v, float* p) { ew_momentum(n, mu, scale, lr, g, v, p); }
+void gm_adam_avx2(gm_i n, const double* c, const float* g, float* m1, float* m2, float* p) { ew_adam(n, c, g, m1, m2, p); }

@@ -7,6 +7,7 @@
 // native-generic and wasm-simd128 give identical bits on every platform — a
 // Node worker without AVX2 agrees with browser workers.
 #include <string.h>
+#include <cmath>
 
 #include "gemm.h"
 
@@ -98,3 +99,4 @@ void gm_relu_bwd_colsums_generic(gm_i rows, gm_i cols, const float* a, float* d,
 void gm_axpy_generic(gm_i n, double alpha, const float* x, float* y) { ew_axpy(n, alpha, x, y); }
 bool gm_all_finite_generic(gm_i n, const float* x) { return ew_all_finite(n, x); }
 void gm_momentum_generic(gm_i n, double mu, double scale, double lr, const float* g, float* v, float* p) { ew_momentum(n, mu, scale, lr, g, v, p); }
+void gm_adam_generic(gm_i n, const double* c, const float* g, float* m1, float* m2, float* p) { ew_adam(n, c, g, m1, m2, p); }

@@ -33,6 +33,7 @@ interface Addon {
   [fn: `gemmTnBlocks_${string}`]: Kernels['gemmTnBlocks'];
   [fn: `allFinite_${string}`]: ((length: number, x: Float32Array) => boolean) | undefined;
   [fn: `momentum_${string}`]: Kernels['momentum'];
+  [fn: `adam_${string}`]: Kernels['adam'];
 }
 
 const ISAS: readonly NativeIsa[] = ['avx512', 'avx2', 'generic'];
@@ -89,6 +90,7 @@ export function tryLoadNativeKernels(options: NativeLoadOptions = {}): NativeLoa
     gemmTnBlocks: lib[`gemmTnBlocks_${isa}`],
     allFinite: lib[`allFinite_${isa}`],
     momentum: lib[`momentum_${isa}`],
+    adam: lib[`adam_${isa}`],
   };
   return { kernels, reason: null };
 }

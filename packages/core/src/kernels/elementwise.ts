@@ -6,6 +6,8 @@
  * exactly (float→double is exact; +, × and double→float are IEEE; no FMA).
  */
 
+import { sqrt } from '../detmath.js';
+
 export function relu(length: number, x: Float32Array): void {
   for (let i = 0; i < length; i++) if (x[i] < 0) x[i] = 0;
 }
@@ -32,6 +34,21 @@ export function momentum(length: number, mu: number, scale: number, lr: number, 
     const vi = mu * v[i]! + grad[i]! * scale;
     v[i] = vi;
     params[i] = params[i]! - lr * vi;
+  }
+}
+
+/** Adam's update (see types.ts); c = [B, clip, wd, shrink, b1, b2, lr, bc1, bc2, eps]. */
+export function adam(length: number, c: Float64Array, grad: Float32Array, m1: Float32Array, m2: Float32Array, params: Float32Array): void {
+  const B = c[0]!, clip = c[1]!, wd = c[2]!, shrink = c[3]!, b1 = c[4]!, b2 = c[5]!, lr = c[6]!, bc1 = c[7]!, bc2 = c[8]!, eps = c[9]!;
+  for (let i = 0; i < length; i++) {
+    const p = params[i]!;
+    let g = (grad[i]! / B) * clip;
+    if (wd !== 0) g += wd * p;
+    const m = b1 * m1[i]! + (1 - b1) * g;
+    const v = b2 * m2[i]! + (1 - b2) * g * g;
+    m1[i] = m;
+    m2[i] = v;
+    params[i] = p * shrink - (lr * (m / bc1)) / (sqrt(v / bc2) + eps);
   }
 }
 

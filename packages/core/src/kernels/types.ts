@@ -61,6 +61,12 @@ export interface Kernels {
    * (the unrounded v') rounded once.
    */
   momentum?(length: number, mu: number, scale: number, lr: number, grad: Float32Array, v: Float32Array, params: Float32Array): void;
+  /**
+   * Adam's update for i < length, coefficients c = [B, clip, wd, shrink, b1,
+   * b2, lr, bc1, bc2, eps] — exactly the operations of the JS reference
+   * (elementwise.ts adam) in its order, in double, each store rounded once.
+   */
+  adam?(length: number, c: Float64Array, grad: Float32Array, m: Float32Array, v: Float32Array, params: Float32Array): void;
 
   /**
    * Weight gradients of consecutive row blocks, combined by a plan
