@@ -120,7 +120,7 @@ export async function poolBreakdown(args: { archs: Arch[]; runs: number; blockMs
         reduce[a.name] = us(timeBlocksCpu(f3, repsFor(f3, args.blockMs), args.runs));
       }
       rows.push({ part: 'parameters → SharedArrayBuffer (setParams, per step)', us: copy });
-      rows.push({ part: "a thread's gradient → its shared slot (per thread)", us: slot });
+      rows.push({ part: "a thread's gradient → shared memory (WASM: each thread's nodes, per step)", us: slot });
       rows.push({ part: `reduce 2 threads: the pool's add (${add === addInto ? 'JS loop' : 'native SIMD axpy'}, per step)`, us: reduce });
       // reduceNodes' bookkeeping alone, on a 2-leaf tree of tiny buffers.
       const g = () => reduceNodes(2, 0, 2, [{ lo: 0, hi: 1, loss: 0, grad: new Float32Array(4) }, { lo: 1, hi: 2, loss: 0, grad: new Float32Array(4) }]);

@@ -83,8 +83,9 @@ export function validateOptimizerConfig(cfg: OptimizerConfig): void {
   if (cfg.schedule !== undefined) validateSchedule(cfg.schedule);
 }
 
-// One function per rule: each loop stays monomorphic and small enough for the
-// JIT to inline detmath.sqrt into it.
+// One function per rule, so each JS loop stays monomorphic; the common cases
+// hand their loop to the kernel set when it has one (kernels/elementwise.ts
+// holds the JS references they must match).
 
 function sgdStep(params: Float32Array, gradSum: Float32Array, B: number, clip: number, lr: number, wd: number): void {
   for (let i = 0; i < params.length; i++) {
@@ -158,7 +159,7 @@ export class Optimizer {
   state: Float32Array;
   /** steps taken */
   t = 0;
-  /** Where plain SGD's axpy and momentum's update run (the kernel set's if it has them; the JS loops otherwise: the same bits). */
+  /** Where plain SGD's axpy and the momentum and Adam updates run (the kernel set's if it has them; the JS loops otherwise: the same bits). */
   readonly kernels: Kernels | undefined;
 
   constructor(cfg: OptimizerConfig, paramCount: number, kernels?: Kernels) {

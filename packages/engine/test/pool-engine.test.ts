@@ -12,6 +12,15 @@ const bits = (n: TreeNode): string => `${n.lo}-${n.hi} ${n.loss} ${Buffer.from(n
 const task = (step: number): GradTask => ({ step, batch: 58, microBatch: 6, mbLo: 1, mbHi: 9, indices: Uint32Array.from({ length: 48 }, (_, i) => (i * 7 + step) % 300) });
 
 const engines: GradientEngine[] = [];
+
+/** Fresh parameters (seeded) handed to every engine given, which the test closes at its end. */
+function withParams(model: { paramCount: number; initParams(p: Float32Array, r: Rng): void }, seed: number, ...given: GradientEngine[]): Float32Array {
+  engines.push(...given);
+  const params = new Float32Array(model.paramCount);
+  model.initParams(params, new Rng(seed));
+  for (const e of given) e.setParams(0, params);
+  return params;
+}
 afterEach(async () => {
   await Promise.all(engines.splice(0).map((e) => e.close()));
   delete process.env.GRADMESH_FAULT_THREAD_STEP;
@@ -45,10 +54,7 @@ describe('PoolEngine: the calling thread and N − 1 pool threads', () => {
     process.env.GRADMESH_FAULT_THREAD_STEP = '4';
     const ctx = await buildContext({ dataset: 'spirals', spec, kernels: 'js' });
     const pool = new PoolEngine({ threads: 2, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels: 'js' }, minShardMs: 0 });
-    engines.push(pool);
-    const params = new Float32Array(ctx.model.paramCount);
-    ctx.model.initParams(params, new Rng(1));
-    pool.setParams(0, params);
+    withParams(ctx.model, 1, pool);
     await expect(pool.compute(task(4))).rejects.toThrow(/^step 4: a worker thread failed: .*injected fault/);
     const r = await pool.compute(task(5));
     expect(r.samples).toBe(48);
@@ -61,10 +67,7 @@ describe('PoolEngine: the calling thread and N − 1 pool threads', () => {
     // A shard threshold no step can reach, and one every step does.
     const never = new PoolEngine({ threads: 3, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels: 'js' }, minShardMs: 1e9 });
     const always = new PoolEngine({ threads: 3, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels: 'js' }, minShardMs: 1e-9 });
-    engines.push(local, small, never, always);
-    const params = new Float32Array(ctx.model.paramCount);
-    ctx.model.initParams(params, new Rng(2));
-    local.setParams(0, params);
+    const params = withParams(ctx.model, 2, local, small, never, always);
     const shards: number[][] = [[], [], []];
     for (let step = 0; step < 12; step++) {
       const want = (await local.compute(task(step))).nodes.map(bits);
@@ -133,11 +136,7 @@ describe('PoolEngine: the calling thread and N − 1 pool threads', () => {
     const ctx = await buildContext({ dataset: 'spirals', spec, kernels: 'js' });
     const local = new LocalEngine(ctx.model, ctx.data);
     const pool = new PoolEngine({ threads: 2, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels: 'js' }, minShardMs: 0 });
-    engines.push(local, pool);
-    const params = new Float32Array(ctx.model.paramCount);
-    ctx.model.initParams(params, new Rng(3));
-    local.setParams(0, params);
-    pool.setParams(0, params);
+    withParams(ctx.model, 3, local, pool);
     expect((await pool.compute(task(1))).nodes.map(bits)).toEqual((await local.compute(task(1))).nodes.map(bits));
     await expect(pool.compute(task(2))).rejects.toThrow(/^step 2: a worker thread failed: .*exit/i);
     delete process.env.GRADMESH_FAULT_THREAD_STEP; // (read by threads when they start: the replacement has it too, at step 2 only)
@@ -149,11 +148,7 @@ describe('PoolEngine: the calling thread and N − 1 pool threads', () => {
     const ctx = await buildContext({ dataset: 'spirals', spec, kernels });
     const local = new LocalEngine(ctx.model, ctx.data);
     const pool = new PoolEngine({ threads: 3, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels }, minShardMs: 0 });
-    engines.push(local, pool);
-    const params = new Float32Array(ctx.model.paramCount);
-    ctx.model.initParams(params, new Rng(4));
-    local.setParams(0, params);
-    pool.setParams(0, params);
+    withParams(ctx.model, 4, local, pool);
     const big: GradTask = { step: 1, batch: 5000, microBatch: 50, mbLo: 0, mbHi: 100, indices: Uint32Array.from({ length: 5000 }, (_, i) => (i * 31) % ctx.data.n) };
     for (const t of [task(0), big, task(2)]) expect((await pool.compute(t)).nodes.map(bits)).toEqual((await local.compute(t)).nodes.map(bits));
   });
@@ -161,10 +156,7 @@ describe('PoolEngine: the calling thread and N − 1 pool threads', () => {
   test('closing the pool while a step is in flight ends that step with an error, never a hang', async () => {
     const ctx = await buildContext({ dataset: 'spirals', spec, kernels: 'js' });
     const pool = new PoolEngine({ threads: 2, paramCount: ctx.model.paramCount, context: { dataset: 'spirals', spec, kernels: 'js' }, minShardMs: 0 });
-    engines.push(pool);
-    const params = new Float32Array(ctx.model.paramCount);
-    ctx.model.initParams(params, new Rng(6));
-    pool.setParams(0, params);
+    withParams(ctx.model, 6, pool);
     await pool.compute(task(0)); // the threads are up
     const big: GradTask = { step: 1, batch: 800, microBatch: 8, mbLo: 0, mbHi: 100, indices: Uint32Array.from({ length: 800 }, (_, i) => i % ctx.data.n) };
     for (let i = 0; i < 3; i++) {

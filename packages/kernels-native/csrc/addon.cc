@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <initializer_list>
+
 #include "gemm.h"
 
 // ---------------------------------------------------------------- scratch --
@@ -96,17 +98,19 @@ bool get_dim(napi_env env, napi_value v, const char* name, gm_i* out, const char
   return true;
 }
 
-bool get_f32(napi_env env, napi_value v, const char* name, int64_t need, float** data,
-             const char* op = "gemm") {
+// A typed array of type `want` (named `tname` in the error) with at least `need` elements.
+template <typename T>
+bool get_typed(napi_env env, napi_value v, const char* name, int64_t need, T** data, const char* op,
+               napi_typedarray_type want, const char* tname) {
   bool is_ta = false;
   napi_typedarray_type type;
   void* ptr = nullptr;
   size_t len = 0;
   if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
       napi_get_typedarray_info(env, v, &type, &len, &ptr, nullptr, nullptr) != napi_ok ||
-      type != napi_float32_array) {
+      type != want) {
     char msg[96];
-    snprintf(msg, sizeof msg, "%s: %s must be a Float32Array", op, name);
+    snprintf(msg, sizeof msg, "%s: %s must be a %s", op, name, tname);
     napi_throw_type_error(env, "GRADMESH_GEMM_ARG", msg);
     return false;
   }
@@ -117,8 +121,17 @@ bool get_f32(napi_env env, napi_value v, const char* name, int64_t need, float**
     napi_throw_range_error(env, "GRADMESH_GEMM_SHAPE", msg);
     return false;
   }
-  *data = static_cast<float*>(ptr);
+  *data = static_cast<T*>(ptr);
   return true;
+}
+
+bool get_f32(napi_env env, napi_value v, const char* name, int64_t need, float** data,
+             const char* op = "gemm") {
+  return get_typed(env, v, name, need, data, op, napi_float32_array, "Float32Array");
+}
+
+bool get_f64(napi_env env, napi_value v, const char* name, int64_t need, double** data, const char* op) {
+  return get_typed(env, v, name, need, data, op, napi_float64_array, "Float64Array");
 }
 
 bool overlaps(const float* a, int64_t na, const float* b, int64_t nb) {
@@ -276,6 +289,22 @@ bool no_overlap(napi_env env, const char* op, const float* a, int64_t na, const 
   return false;
 }
 
+// No two of the n-element arrays overlap; false with a JS exception pending.
+bool all_disjoint(napi_env env, const char* op, std::initializer_list<const float*> arrays, int64_t n) {
+  for (auto a = arrays.begin(); a != arrays.end(); ++a)
+    for (auto b = a + 1; b != arrays.end(); ++b)
+      if (!no_overlap(env, op, *a, n, *b, n)) return false;
+  return true;
+}
+
+bool get_number(napi_env env, napi_value v, const char* name, double* out, const char* op) {
+  if (napi_get_value_double(env, v, out) == napi_ok) return true;
+  char msg[96];
+  snprintf(msg, sizeof msg, "%s: %s must be a number", op, name);
+  napi_throw_type_error(env, "GRADMESH_GEMM_ARG", msg);
+  return false;
+}
+
 template <size_t N>
 bool get_args(napi_env env, napi_callback_info info, napi_value (&argv)[N], void** data, const char* usage) {
   size_t argc = N;
@@ -337,13 +366,9 @@ napi_value Axpy(napi_env env, napi_callback_info info) {
   gm_i n;
   double alpha;
   float *x, *y;
-  if (!get_dim(env, argv[0], "length", &n, op)) return nullptr;
-  if (napi_get_value_double(env, argv[1], &alpha) != napi_ok) {
-    napi_throw_type_error(env, "GRADMESH_GEMM_ARG", "axpy: alpha must be a number");
-    return nullptr;
-  }
-  if (!get_f32(env, argv[2], "x", n, &x, op) || !get_f32(env, argv[3], "y", n, &y, op) ||
-      !no_overlap(env, op, x, n, y, n))
+  if (!get_dim(env, argv[0], "length", &n, op) || !get_number(env, argv[1], "alpha", &alpha, op) ||
+      !get_f32(env, argv[2], "x", n, &x, op) || !get_f32(env, argv[3], "y", n, &y, op) ||
+      !all_disjoint(env, op, {x, y}, n))
     return nullptr;
   static_cast<const GmElementwise*>(data)->axpy(n, alpha, x, y);
   return nullptr;
@@ -367,15 +392,10 @@ napi_value Momentum(napi_env env, napi_callback_info info) {
   gm_i n;
   double mu, scale, lr;
   float *g, *v, *p;
-  if (!get_dim(env, argv[0], "length", &n, op)) return nullptr;
-  if (napi_get_value_double(env, argv[1], &mu) != napi_ok || napi_get_value_double(env, argv[2], &scale) != napi_ok ||
-      napi_get_value_double(env, argv[3], &lr) != napi_ok) {
-    napi_throw_type_error(env, "GRADMESH_GEMM_ARG", "momentum: mu, scale and lr must be numbers");
-    return nullptr;
-  }
-  if (!get_f32(env, argv[4], "grad", n, &g, op) || !get_f32(env, argv[5], "v", n, &v, op) ||
-      !get_f32(env, argv[6], "params", n, &p, op) || !no_overlap(env, op, g, n, v, n) || !no_overlap(env, op, g, n, p, n) ||
-      !no_overlap(env, op, v, n, p, n))
+  if (!get_dim(env, argv[0], "length", &n, op) || !get_number(env, argv[1], "mu", &mu, op) ||
+      !get_number(env, argv[2], "scale", &scale, op) || !get_number(env, argv[3], "lr", &lr, op) ||
+      !get_f32(env, argv[4], "grad", n, &g, op) || !get_f32(env, argv[5], "v", n, &v, op) ||
+      !get_f32(env, argv[6], "params", n, &p, op) || !all_disjoint(env, op, {g, v, p}, n))
     return nullptr;
   static_cast<const GmElementwise*>(data)->momentum(n, mu, scale, lr, g, v, p);
   return nullptr;
@@ -387,24 +407,14 @@ napi_value Adam(napi_env env, napi_callback_info info) {
   void* data = nullptr;
   if (!get_args(env, info, argv, &data, "adam(length, coefficients, grad, m, v, params) takes 6 arguments")) return nullptr;
   gm_i n;
-  if (!get_dim(env, argv[0], "length", &n, op)) return nullptr;
-  napi_typedarray_type type;
-  size_t len = 0;
-  void* raw = nullptr;
-  bool is_ta = false;
-  if (napi_is_typedarray(env, argv[1], &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, argv[1], &type, &len, &raw, nullptr, nullptr) != napi_ok || type != napi_float64_array ||
-      len < 10) {
-    napi_throw_type_error(env, "GRADMESH_GEMM_ARG", "adam: coefficients must be a Float64Array of 10 numbers");
-    return nullptr;
-  }
+  double* c;
   float *g, *m1, *m2, *p;
-  if (!get_f32(env, argv[2], "grad", n, &g, op) || !get_f32(env, argv[3], "m", n, &m1, op) ||
+  if (!get_dim(env, argv[0], "length", &n, op) || !get_f64(env, argv[1], "coefficients", 10, &c, op) ||
+      !get_f32(env, argv[2], "grad", n, &g, op) || !get_f32(env, argv[3], "m", n, &m1, op) ||
       !get_f32(env, argv[4], "v", n, &m2, op) || !get_f32(env, argv[5], "params", n, &p, op) ||
-      !no_overlap(env, op, g, n, m1, n) || !no_overlap(env, op, g, n, m2, n) || !no_overlap(env, op, g, n, p, n) ||
-      !no_overlap(env, op, m1, n, m2, n) || !no_overlap(env, op, m1, n, p, n) || !no_overlap(env, op, m2, n, p, n))
+      !all_disjoint(env, op, {g, m1, m2, p}, n))
     return nullptr;
-  static_cast<const GmElementwise*>(data)->adam(n, static_cast<const double*>(raw), g, m1, m2, p);
+  static_cast<const GmElementwise*>(data)->adam(n, c, g, m1, m2, p);
   return nullptr;
 }
 

@@ -233,10 +233,9 @@ export class PoolEngine implements GradientEngine {
       return { nodes: own, samples, computeMs: performance.now() - t0 };
     }
     // The merge (and update) by element range: every thread takes a share.
-    const helpers = lanes;
     const P = this.paramCount;
-    const cut = (i: number): number => (i === helpers.length + 1 ? P : Math.floor((P * i) / (helpers.length + 1) / 16) * 16);
-    const fseqs = helpers.map((lane, i) => {
+    const cut = (i: number): number => (i === lanes.length + 1 ? P : Math.floor((P * i) / (lanes.length + 1) / 16) * 16);
+    const fseqs = lanes.map((lane, i) => {
       this.forward(this.sessions[i]!);
       this.describe(lane, task);
       writeNodes(lane, ids);
@@ -254,9 +253,9 @@ export class PoolEngine implements GradientEngine {
     } catch (err) {
       failed = err;
     }
-    await this.acked(helpers, fseqs, task.step);
+    await this.acked(lanes, fseqs, task.step);
     if (failed !== undefined) throw new Error(`step ${task.step}: merging on the calling thread failed: ${(failed as Error).message}`);
-    this.throwIfFailed(helpers, task.step);
+    this.throwIfFailed(lanes, task.step);
     opt?.advance();
     return { nodes: coverOf(m, task.mbLo, task.mbHi, nodes), samples, computeMs: performance.now() - t0 };
   }
