@@ -31,7 +31,7 @@ async function handle(req: HostRequest): Promise<HostReply> {
       const ms = performance.now() - t0;
       const c = process.cpuUsage(c0);
       // CPU time of the whole process (all its threads) over the block's wall time: 1.0 = one core the whole time.
-      const cpuShare = (c.user + c.system) / 1000 / ms;
+      const cpuShare = r?.cpuShare ?? (c.user + c.system) / 1000 / ms;
       return { ok: true, ms: r?.ms ?? ms, cpuShare, ...(r?.extra ? { extra: r.extra } : {}) };
     }
     case 'close':

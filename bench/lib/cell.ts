@@ -20,6 +20,8 @@ export interface Cell {
 
 export interface BlockResult {
   ms?: number;
+  /** CPU time over wall time, when the work ran outside the cell's process (a browser). */
+  cpuShare?: number;
   extra?: Record<string, unknown>;
 }
 

@@ -303,6 +303,8 @@ export interface RunnerResult {
   ok: boolean;
   error?: string;
   blocks: BlockRecord[];
+  /** The block of `coldSteps` run right after start, before the warm-up (when asked for). */
+  cold?: BlockRecord;
 }
 
 /**
@@ -330,9 +332,18 @@ export function perStep(r: RunnerResult, f: (b: BlockRecord) => number): number 
   return median(r.blocks.map((b) => f(b) / b.wallMs.length));
 }
 
-/** Starts every runner, runs one warm-up block each, then `runs` rounds of one block each in rotating order. */
-export async function compareRunners(runners: Runner[], o: { warmupSteps: number; steps: number; runs: number; log: (l: string) => void }): Promise<RunnerResult[]> {
-  const res = runners.map((r) => ({ label: r.label, ok: true, blocks: [] as BlockRecord[], error: undefined as string | undefined }));
+/**
+ * Starts every runner, runs one warm-up block each, then `runs` rounds of one
+ * block each in rotating order. With `coldSteps`, each runner first runs a
+ * block of that many steps, kept as `cold`: how the run goes before V8 has
+ * optimized the per-step code (on xor a step costs 2–4× more for its first
+ * thousand steps, the bare ws echo too).
+ */
+export async function compareRunners(
+  runners: Runner[],
+  o: { warmupSteps: number; steps: number; runs: number; coldSteps?: number; log: (l: string) => void },
+): Promise<RunnerResult[]> {
+  const res: RunnerResult[] = runners.map((r) => ({ label: r.label, ok: true, blocks: [] as BlockRecord[] }));
   const live = new Set<number>();
   try {
     await Promise.all(
@@ -347,12 +358,14 @@ export async function compareRunners(runners: Runner[], o: { warmupSteps: number
         }
       }),
     );
-    for (let round = -1; round < o.runs; round++) {
+    // Round -2: the cold block (if asked for); -1: the warm-up; then the timed rounds.
+    for (let round = o.coldSteps ? -2 : -1; round < o.runs; round++) {
       const order = runners.map((_, i) => i).filter((i) => live.has(i));
       const rot = Math.max(0, round) % Math.max(1, order.length);
       for (const i of [...order.slice(rot), ...order.slice(0, rot)]) {
         try {
-          const b = await runners[i]!.block(round < 0 ? o.warmupSteps : o.steps);
+          const b = await runners[i]!.block(round === -2 ? o.coldSteps! : round === -1 ? o.warmupSteps : o.steps);
+          if (round === -2) res[i]!.cold = b;
           if (round >= 0) res[i]!.blocks.push(b);
         } catch (err) {
           res[i]!.ok = false;

@@ -13,10 +13,13 @@ import { target, type Ctx, type Section, type SectionResult, type SummaryRow } f
 import { sgemmLimit } from './sgemm.js';
 
 const CELLS = benchModule('sections/kernels-cells.ts');
+const BROWSER_CELLS = benchModule('sections/kernels-browser.ts');
 
 interface Impl {
   id: string;
   label: string;
+  /** The cell module (default: kernels-cells.ts). */
+  module?: string;
   factory: string;
   args: Record<string, unknown>;
   gradmesh: boolean;
@@ -32,6 +35,8 @@ export const kernels: Section = {
     const impls: Impl[] = [
       ...avail.names.map((k) => ({ id: `gradmesh-${k.name}`, label: `gradmesh ${k.label} kernels`, factory: 'gradmesh', args: { kernels: k.name }, gradmesh: true })),
       { id: 'gradmesh-js-mb32', label: 'gradmesh js, micro-batch 32 (CLI default)', factory: 'gradmesh', args: { kernels: 'js', microBatch: 32 }, gradmesh: true },
+      // What a browser that opens the join link computes with: wasm kernels in a Web Worker.
+      { id: 'browser-wasm', label: 'gradmesh wasm kernels in Chromium (Web Worker)', module: BROWSER_CELLS, factory: 'browserTrain', args: { kernels: 'wasm' }, gradmesh: true },
       { id: 'tfjs-cpu-fit', label: 'TF.js cpu backend (pure JS), model.fit', factory: 'tfFit', args: { backend: 'cpu' }, gradmesh: false },
       { id: 'tfjs-wasm-fit', label: 'TF.js wasm backend, model.fit', factory: 'tfFit', args: { backend: 'wasm' }, gradmesh: false },
       { id: 'tfjs-wasm-hand', label: 'TF.js wasm, hand-written backprop (its best case)', factory: 'tfHand', args: { backend: 'wasm' }, gradmesh: false },
@@ -43,7 +48,7 @@ export const kernels: Section = {
       const specs: CellSpec[] = impls.map((i) => ({
         id: i.id,
         label: i.label,
-        module: CELLS,
+        module: i.module ?? CELLS,
         factory: i.factory,
         args: { ...i.args, arch },
         unitsPerStep: arch.batch,
@@ -92,6 +97,7 @@ export const kernels: Section = {
         'core = CPU time / wall time of the cell\'s process while timed (1.00 = it had a core to itself; lower = other work took it, and the figure understates the code)',
         '"vs TF best" = samples/s over TF.js wasm hand-written backprop measured in the same run (target for gradmesh: ≥ 2×)',
         'gradmesh rows run the production step (Trainer + LocalEngine: gather, forward, backward, canonical tree, SGD); TF.js fit shuffles, as gradmesh does',
+        'the Chromium row runs that step in a Web Worker of Debian\'s chromium (headless), timed inside the worker; its core column is the CPU of all the browser\'s processes; TF.js rows run in Node',
         ...notes,
       ],
     });
@@ -117,7 +123,7 @@ export const kernels: Section = {
     for (const arch of archs) {
       const gm = results
         .get(arch.name)!
-        .filter((c) => c.ok && c.id.startsWith('gradmesh-') && c.id !== 'gradmesh-js-mb32')
+        .filter((c) => c.ok && c.id.startsWith('gradmesh-') && c.id !== 'gradmesh-js-mb32') // Node, one micro-batch per step
         .sort((a, b) => b.median - a.median)[0];
       const tb = best(arch);
       const tf = fit(arch);
@@ -129,6 +135,18 @@ export const kernels: Section = {
           target: '≥ 2×',
           status: target(ratio, 2),
         });
+      }
+      const br = results.get(arch.name)!.find((c) => c.id === 'browser-wasm');
+      if (br?.ok && tb) {
+        const ratio = br.median / tb.median;
+        summary.push({
+          metric: `kernels ${arch.name} b${arch.batch}: gradmesh wasm in Chromium vs TF.js best case (Node)`,
+          value: `${fmtInt(br.median)} vs ${fmtInt(tb.median)} samples/s = ${fmtRatio(ratio)}`,
+          target: '≥ 1×',
+          status: target(ratio, 1),
+        });
+      } else if (br && !br.ok) {
+        summary.push({ metric: `kernels ${arch.name} b${arch.batch}: gradmesh wasm in Chromium vs TF.js best case (Node)`, value: `not measured: ${br.error?.split('\n')[0]}`, target: '≥ 1×', status: 'missed' });
       }
       if (gm && tf) {
         summary.push({ metric: `kernels ${arch.name}: gradmesh vs TF.js wasm model.fit`, value: fmtRatio(gm.median / tf.median) });

@@ -2,38 +2,17 @@
 // playwright-core (never a downloaded browser), and coordinators started as
 // real processes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const ARTIFACTS = `${ROOT}test-artifacts`;
-export const CHROMIUM = '/usr/bin/chromium';
+import { launchBrowser } from './chromium.js';
+
+export { CHROMIUM, launchBrowser, runBrowserTests } from './chromium.js';
 export const WEB_DIST = `${ROOT}apps/web/dist`;
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
-
-/**
- * Whether to run the browser tests: where chromium is installed, and always
- * in CI (.ci/run installs it; a missing browser there must fail, not skip).
- */
-export function runBrowserTests(): boolean {
-  return existsSync(CHROMIUM) || process.env.CI === 'true';
-}
-
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
-}
 
 export function artifactPath(name: string): string {
   mkdirSync(ARTIFACTS, { recursive: true });
