@@ -14,7 +14,19 @@ import { median, repsFor, timeBlocks, timeBlocksAsync, timeBlocksCpu } from '../
 const SEED = 1;
 
 /** One training loop (Trainer, plain SGD or momentum) on LocalEngine or PoolEngine, both with the same kernel set. */
-export async function engineCell(args: { arch: Arch; engine: 'local' | 'pool'; threads: number; microBatch: number; kernels?: KernelName; minShardMs?: number; optimizer?: 'sgd' | 'momentum' }): Promise<Cell> {
+export async function engineCell(args: {
+  arch: Arch;
+  engine: 'local' | 'pool';
+  threads: number;
+  microBatch: number;
+  kernels?: KernelName;
+  minShardMs?: number;
+  optimizer?: 'sgd' | 'momentum';
+  /** The pool threads take this many times as long (GRADMESH_FAULT_THREAD_SLOW): a slower core. */
+  slowThread?: number;
+  /** PoolEngine's balance option (default true). */
+  balance?: boolean;
+}): Promise<Cell> {
   const a = args.arch;
   const name = datasetName(a);
   const ds = await loadDataset(name);
@@ -26,9 +38,17 @@ export async function engineCell(args: { arch: Arch; engine: 'local' | 'pool'; t
     throw new Error(`PoolEngine cannot run the ${kname} kernels yet`);
   }
   const model = createModel(spec, kernels);
+  // This cell's process is its own: the threads PoolEngine starts inherit the setting.
+  if (args.slowThread !== undefined) process.env.GRADMESH_FAULT_THREAD_SLOW = String(args.slowThread);
   const engine: GradientEngine =
     args.engine === 'pool'
-      ? new PoolEngine({ threads: args.threads, paramCount: model.paramCount, context: { dataset: name, spec, kernels: kname } as ContextSpec, ...(args.minShardMs !== undefined ? { minShardMs: args.minShardMs } : {}) })
+      ? new PoolEngine({
+          threads: args.threads,
+          paramCount: model.paramCount,
+          context: { dataset: name, spec, kernels: kname } as ContextSpec,
+          ...(args.minShardMs !== undefined ? { minShardMs: args.minShardMs } : {}),
+          ...(args.balance !== undefined ? { balance: args.balance } : {}),
+        })
       : new LocalEngine(model, ds.train);
   // As the CLI does: the pool's threads read the trainer's parameters in place.
   const params = engine.paramsBuffer ?? new Float32Array(model.paramCount);
@@ -42,7 +62,7 @@ export async function engineCell(args: { arch: Arch; engine: 'local' | 'pool'; t
       for (let s = 0; s < steps; s++) loss = (await trainer.trainStep()).loss;
       if (!Number.isFinite(loss)) throw new Error(`diverged (loss ${loss})`);
       // Shards the pool split the block's last step into (it keeps small steps on one thread).
-      return engine instanceof PoolEngine ? { extra: { shards: engine.lastShards } } : undefined;
+      return engine instanceof PoolEngine ? { extra: { shards: engine.lastShards, split: engine.lastSplit.join(':') } } : undefined;
     },
     async close() {
       await engine.close();

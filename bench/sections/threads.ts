@@ -130,6 +130,38 @@ export const threads: Section = {
       ],
     });
 
+    // A slower core (a hybrid CPU's efficiency cores, a busier vCPU), simulated: the pool thread takes 2× as long
+    // over its shard. Equal shards wait for it; shards by measured speed give it fewer micro-batches.
+    const slowKernels = sets.at(-1)!;
+    const slowName = `${LARGE.name} b${LARGE.batch} mb32, ${slowKernels}, pool thread 2× slower`;
+    ctx.log(`threads: ${slowName}`);
+    const slowArgs = { arch: LARGE, threads: 2, microBatch: 32, kernels: slowKernels, slowThread: 2 };
+    const slow = await compareCells(
+      [
+        { id: 'local', label: 'LocalEngine', module: CELLS, factory: 'engineCell', args: { ...slowArgs, engine: 'local', threads: 1 }, unitsPerStep: LARGE.batch },
+        { id: 'even', label: 'PoolEngine 2 threads, equal shards', module: CELLS, factory: 'engineCell', args: { ...slowArgs, engine: 'pool', balance: false }, unitsPerStep: LARGE.batch },
+        { id: 'speed', label: 'PoolEngine 2 threads, shards by speed', module: CELLS, factory: 'engineCell', args: { ...slowArgs, engine: 'pool' }, unitsPerStep: LARGE.batch },
+      ],
+      { runs: ctx.runs, blockMs: ctx.blockMs, warmupMs: ctx.warmupMs, log: ctx.log },
+    );
+    const sb = (k: string): CellResult => slow.find((r) => r.id === k)!;
+    const [sl, se, ss] = [sb('local'), sb('even'), sb('speed')];
+    if (sl.ok && se.ok && ss.ok) {
+      ctx.table({
+        title: `threads — a pool thread 2× slower than the caller (samples/s, median of ${ctx.runs} interleaved runs)`,
+        headers: ['model, batch, micro-batch, kernels', 'LocalEngine', '2 thr, equal shards', '2 thr, by speed', 'equal / Local', 'by speed / Local', 'micro-batches caller:thread'],
+        rows: [[slowName, fmtInt(sl.median), fmtInt(se.median), fmtInt(ss.median), fmtRatio(se.median / sl.median), fmtRatio(ss.median / sl.median), String(ss.extras.at(-1)?.split ?? '')]],
+        notes: [
+          'GRADMESH_FAULT_THREAD_SLOW=2: the pool thread spins after its shard for as long again, as a core half as fast would take (LocalEngine runs on the caller, at full speed)',
+          'equal shards (PoolEngine balance: false) wait for the slow thread every step; by speed, the pool gives it fewer micro-batches once both speeds are measured (3 steps) and equal shards would be > 15 % slower, and a matching share of the merge; the bits are the same either way (the canonical tree)',
+        ],
+      });
+      summary.push({ metric: `threads ${slowName}: shards by speed vs equal shards`, value: `${fmtRatio(ss.median / sl.median)} vs ${fmtRatio(se.median / sl.median)} of LocalEngine (split ${ss.extras.at(-1)?.split ?? '?'})` });
+      data[slowName] = { results: slow };
+    } else {
+      for (const r of slow) if (!r.ok) notes.push(`${slowName}: ${r.label}: ${r.error}`);
+    }
+
     ctx.log('threads: where the pool overhead goes');
     const archs = [TINY, SMALL, LARGE];
     const b = await runOnce({ id: 'breakdown', label: 'pool breakdown', module: CELLS, factory: 'poolBreakdown', args: { archs, runs: ctx.runs, blockMs: ctx.quick ? 60 : 150 }, unitsPerStep: 1 });

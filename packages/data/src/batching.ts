@@ -137,3 +137,55 @@ function cut(fn: string, count: number, unit: number, weights: readonly number[]
   }
   return shards;
 }
+
+/**
+ * Contiguous shards of `count` micro-batches sized by weight, where workers
+ * with floor 1 get at least one micro-batch if there are enough to go round.
+ */
+export function splitWithFloor(count: number, weights: readonly number[], floor: readonly number[]): Shard[] {
+  const base = splitShards(count, weights);
+  const need = floor.reduce((s, f, i) => s + (f && base[i]!.count === 0 ? 1 : 0), 0);
+  if (need === 0 || count < weights.length) return base;
+  const sizes = base.map((b, i) => Math.max(b.count, floor[i] ? 1 : 0));
+  // Take the extra micro-batches from the largest shards.
+  let excess = sizes.reduce((a, b) => a + b, 0) - count;
+  while (excess > 0) {
+    let big = 0;
+    for (let i = 1; i < sizes.length; i++) if (sizes[i]! > sizes[big]!) big = i;
+    sizes[big]!--;
+    excess--;
+  }
+  let start = 0;
+  return sizes.map((c) => {
+    const sh = { start, count: c };
+    start += c;
+    return sh;
+  });
+}
+
+/**
+ * Shards by speed — or equal shards, unless by the measured speeds they would
+ * make the step more than EVEN_SLACK slower. Near-equal workers (or threads)
+ * then keep equal shards: a split by speed that saves a few percent of
+ * compute on paper (8 micro-batches at speeds 1.3 : 1 → 5 : 3) cuts the
+ * canonical tree unevenly, so each shard yields two gradient nodes instead
+ * of one — twice the bytes to send or merge — and flips back and forth with
+ * the speed estimates' noise.
+ */
+export function evenUnlessSlower(count: number, speeds: readonly number[], floor: readonly number[]): Shard[] {
+  const bySpeed = splitWithFloor(count, speeds, floor);
+  const even = splitWithFloor(count, speeds.map(() => 1), floor);
+  const time = (sh: Array<{ count: number }>): number => Math.max(...sh.map((x, i) => (x.count === 0 ? 0 : x.count / Math.max(speeds[i]!, 1e-9))));
+  return time(even) <= (1 + EVEN_SLACK) * time(bySpeed) ? even : bySpeed;
+}
+
+/** How much slower (by measured speeds) equal shards may be and still be chosen. */
+export const EVEN_SLACK = 0.15;
+
+/** The median of a few measurements (the mean of the middle two for an even count): what a share is based on. */
+export function medianOf(xs: readonly number[]): number {
+  if (xs.length === 0) throw new DatasetError('BAD_ARGUMENT', 'medianOf: no values');
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}

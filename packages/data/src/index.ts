@@ -23,6 +23,10 @@ export {
   batchIndices,
   splitShards,
   splitShardsAligned,
+  splitWithFloor,
+  evenUnlessSlower,
+  EVEN_SLACK,
+  medianOf,
   type BatchAt,
   type Shard,
 } from './batching.js';

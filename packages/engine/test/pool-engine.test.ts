@@ -24,6 +24,7 @@ function withParams(model: { paramCount: number; initParams(p: Float32Array, r: 
 afterEach(async () => {
   await Promise.all(engines.splice(0).map((e) => e.close()));
   delete process.env.GRADMESH_FAULT_THREAD_STEP;
+  delete process.env.GRADMESH_FAULT_THREAD_SLOW;
 });
 
 describe('PoolEngine: the calling thread and N − 1 pool threads', () => {
@@ -121,6 +122,36 @@ describe('PoolEngine: the calling thread and N − 1 pool threads', () => {
         expect(got.opt.t).toBe(6);
       }
     }
+  });
+
+  // A hybrid CPU's efficiency core, or a busier vCPU: the pool thread takes 4× as long over its shard.
+  test('a thread slower than the caller gets fewer micro-batches and a smaller share of the merge, with the same bits', async () => {
+    process.env.GRADMESH_FAULT_THREAD_SLOW = '4';
+    const heavy: ModelSpec = { inputs: 2, layers: [{ units: 192, activation: 'tanh' }, { units: 192, activation: 'tanh' }, { units: 3, activation: 'softmax' }], loss: 'softmax_xent' };
+    const ctx = await buildContext({ dataset: 'spirals', spec: heavy, kernels: 'js' });
+    const P = ctx.model.paramCount;
+    const plan = (t: number) => ({ epoch: 0, indices: Uint32Array.from({ length: 64 }, (_, i) => (i * 11 + t * 5) % ctx.data.n) });
+    const train = async (engine: GradientEngine, splits: number[][]): Promise<{ params: Float32Array; losses: number[] }> => {
+      engines.push(engine);
+      const params = engine.paramsBuffer ?? new Float32Array(P);
+      ctx.model.initParams(params, new Rng(4));
+      const trainer = new Trainer(params, new Optimizer({ kind: 'momentum', lr: 0.05 }, P), engine, plan, 64, 8);
+      const losses: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        losses.push((await trainer.trainStep()).loss);
+        if (engine instanceof PoolEngine) splits.push(engine.lastSplit);
+      }
+      return { params, losses };
+    };
+    const want = await train(new LocalEngine(ctx.model, ctx.data), []);
+    const splits: number[][] = [];
+    const got = await train(new PoolEngine({ threads: 2, paramCount: P, context: { dataset: 'spirals', spec: heavy, kernels: 'js' }, minShardMs: 0 }), splits);
+    expect(got.losses).toEqual(want.losses);
+    expect(bitsOf(got.params)).toBe(bitsOf(want.params));
+    // Equal shards until both speeds are measured (3 steps); then the caller, 4× as fast, takes 6 of the 8 micro-batches.
+    expect(splits.slice(0, 3)).toEqual([[4, 4], [4, 4], [4, 4]]);
+    expect(splits.at(-1)![0]).toBeGreaterThanOrEqual(6);
+    expect(splits.at(-1)![1]).toBeGreaterThanOrEqual(1);
   });
 
   test('computeAndApply refuses a task that is not the whole batch, and an optimizer that clips', async () => {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { coverRanges, filteredMean, microBatchCount, samplesIn, TreeAccumulator, type Aggregate, type StepOptimizer } from '@gradmesh/engine';
 import { nodeAdd, nodeAllFinite } from '@gradmesh/engine/node';
-import { splitShards } from '@gradmesh/data';
+import { evenUnlessSlower, medianOf } from '@gradmesh/data';
 import {
   encode,
   errorMessage,
@@ -700,34 +700,10 @@ export class Coordinator extends EventEmitter {
  */
 const OUTLIER_FACTOR = 10;
 
-/**
- * Shards by speed — or equal shards, unless by the measured speeds they would
- * make the step more than EVEN_SLACK slower. Near-equal workers then keep
- * equal shards: a split by speed that saves a few percent of compute on
- * paper (8 micro-batches at speeds 1.3 : 1 → 5 : 3) cuts the canonical tree
- * unevenly, so each worker sends two gradient nodes instead of one — twice
- * the bytes — and flips back and forth with the speed estimates' noise.
- */
-export function evenUnlessSlower(count: number, speeds: number[], floor: number[]): Array<{ start: number; count: number }> {
-  const bySpeed = splitWithFloor(count, speeds, floor);
-  const even = splitWithFloor(count, speeds.map(() => 1), floor);
-  const time = (sh: Array<{ count: number }>): number => Math.max(...sh.map((x, i) => (x.count === 0 ? 0 : x.count / Math.max(speeds[i]!, 1e-9))));
-  return time(even) <= (1 + EVEN_SLACK) * time(bySpeed) ? even : bySpeed;
-}
-
-/** How much slower (by measured speeds) equal shards may be and still be chosen. */
-const EVEN_SLACK = 0.15;
-
 /** Measured speeds a worker's share is based on (their median). */
 const SPEED_WINDOW = 5;
 /** Tasks a new worker completes before its share may drop to nothing. */
 const SPEED_MIN_SAMPLES = 3;
-
-function medianOf(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-}
 
 export class WorkerTimeoutError extends Error {
   constructor(
@@ -738,27 +714,3 @@ export class WorkerTimeoutError extends Error {
   }
 }
 
-/**
- * Contiguous shards of `count` micro-batches sized by weight, where workers
- * with floor 1 get at least one micro-batch if there are enough to go round.
- */
-export function splitWithFloor(count: number, weights: number[], floor: number[]): Array<{ start: number; count: number }> {
-  const base = splitShards(count, weights);
-  const need = floor.reduce((s, f, i) => s + (f && base[i]!.count === 0 ? 1 : 0), 0);
-  if (need === 0 || count < weights.length) return base;
-  const sizes = base.map((b, i) => Math.max(b.count, floor[i] ? 1 : 0));
-  // Take the extra micro-batches from the largest shards.
-  let excess = sizes.reduce((a, b) => a + b, 0) - count;
-  while (excess > 0) {
-    let big = 0;
-    for (let i = 1; i < sizes.length; i++) if (sizes[i]! > sizes[big]!) big = i;
-    sizes[big]!--;
-    excess--;
-  }
-  let start = 0;
-  return sizes.map((c) => {
-    const sh = { start, count: c };
-    start += c;
-    return sh;
-  });
-}

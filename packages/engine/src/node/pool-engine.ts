@@ -4,12 +4,13 @@ import { ShardEngine } from '../shard-engine.js';
 import { BufferPool } from '../buffer-pool.js';
 import type { AddFn, TreeNode } from '../tree.js';
 import { nodeAdd } from './kernels.js';
+import { evenUnlessSlower, medianOf } from '@gradmesh/data';
 import { microBatchCount, samplesIn } from '../microbatch.js';
 import type { GradientEngine, GradResult, GradTask, RangeOptimizer } from '../task.js';
 import { buildContext, type ContextSpec } from './context.js';
 import type { OptimizerMessage, ServeTask } from './pool-worker.js';
 import {
-  ACK, BATCH, BufferRegistry, CMD_COMPUTE, CMD_FINISH, CMD_STOP, coverOf, FHI, finishRange, FLO, MBHI, MBLO, MICRO, newLane, NIDX, OPT_T,
+  ACK, BATCH, BufferRegistry, CMD_COMPUTE, CMD_FINISH, CMD_STOP, COMPUTE_US, coverOf, FHI, finishRange, FLO, MBHI, MBLO, MICRO, newLane, NIDX, OPT_T,
   OPT_VERSION, post, readError, readNodes, STATUS, STEP, UB, UPDATE, writeNodes, type Lane,
 } from './pool-lanes.js';
 
@@ -28,7 +29,18 @@ export interface PoolEngineOptions {
    * GRADMESH_MIN_SHARD_MS, else MIN_SHARD_MS.
    */
   minShardMs?: number;
+  /**
+   * Size shards by the threads' measured speeds when equal ones would be
+   * clearly slower (default true); false keeps them equal (the bench's
+   * control for a slower thread).
+   */
+  balance?: boolean;
 }
+
+/** Measured steps a participant's speed is the median of. */
+const SPEED_WINDOW = 5;
+/** Measurements each participant needs before the split follows speeds. */
+const SPEED_MIN_SAMPLES = 3;
 
 /** Default minShardMs: 2 ms per shard (native 784-128-10 at batch 64 takes ~0.8 ms a step; split over 2 threads it ran at 0.49–0.76× of one). */
 export const MIN_SHARD_MS = 2;
@@ -51,7 +63,10 @@ interface Session {
  * itself while `threads − 1` piscina threads compute the rest, so N threads
  * keep N cores busy without a thread more than there are cores. Steps too
  * small to pay for a second thread (shards under minShardMs of measured
- * compute) stay on the caller.
+ * compute) stay on the caller. Shards are equal unless the threads' measured
+ * speeds differ enough to pay for an uneven cut (evenUnlessSlower, as the
+ * coordinator splits between workers): a slower core then gets fewer
+ * micro-batches and a smaller share of the merge.
  *
  * Each pool thread runs one long piscina task, a session, that serves a
  * lane of shared memory driven by Atomics (pool-lanes.ts): a step costs a
@@ -90,16 +105,25 @@ export class PoolEngine implements GradientEngine {
   private optimizer: { ref: RangeOptimizer; state: Float32Array; version: number } | null = null;
   private closed = false;
   private readonly minShardMs: number;
-  /** The caller's recent compute times per row (ms), measured on its own shard. */
-  private msPerRow: number[] = [];
+  private readonly balance: boolean;
+  /**
+   * Each participant's recent speeds (rows per ms, newest last, at most
+   * SPEED_WINDOW): [0] the caller, measured on its own shard; [i] the pool
+   * thread of lane i − 1, as it reports its compute time.
+   */
+  private readonly speeds: number[][];
   /** Shards the last step was split into (1: the caller alone). */
   lastShards = 0;
+  /** Micro-batches per shard in the last step (the caller's first). */
+  lastSplit: number[] = [];
   /** Merges nodes: SIMD when the native addon loads (the same bits as the JS loop). */
   private readonly add: AddFn = nodeAdd();
 
   constructor(opts: PoolEngineOptions) {
     if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new TypeError('threads must be a positive integer');
     this.threads = opts.threads;
+    this.speeds = Array.from({ length: opts.threads }, () => []);
+    this.balance = opts.balance ?? true;
     this.paramCount = opts.paramCount;
     this.registry = new BufferRegistry(opts.paramCount);
     this.callerCopies = new BufferPool(opts.paramCount, (n) => this.callerBuffer(n));
@@ -177,8 +201,9 @@ export class PoolEngine implements GradientEngine {
     const parts = this.shardsFor(count, samples);
     this.lastShards = parts;
     const lanes = parts > 1 ? (await this.sessionsFor(task.indices.length)).slice(0, parts - 1).map((s) => s.lane) : [];
-    const ranges: Array<[number, number]> = [];
-    for (let p = 0; p < parts; p++) ranges.push([task.mbLo + Math.floor((count * p) / parts), task.mbLo + Math.floor((count * (p + 1)) / parts)]);
+    const { shards, weights } = this.splitFor(count, parts);
+    this.lastSplit = shards.map((sh) => sh.count);
+    const ranges: Array<[number, number]> = shards.map((sh) => [task.mbLo + sh.start, task.mbLo + sh.start + sh.count]);
     const shard = (lo: number, hi: number): GradTask => {
       const off = samplesIn(task.batch, task.microBatch, task.mbLo, lo);
       const len = samplesIn(task.batch, task.microBatch, lo, hi);
@@ -198,7 +223,7 @@ export class PoolEngine implements GradientEngine {
       const mine = shard(...ranges[0]!);
       const c0 = performance.now();
       own = caller.engine.compute(caller.params, mine).nodes;
-      if (mine.indices.length > 0) this.measured((performance.now() - c0) / mine.indices.length);
+      if (mine.indices.length > 0) this.measured(0, mine.indices.length / Math.max(performance.now() - c0, 1e-3));
     } catch (err) {
       // A failed step returns only once every thread has stopped: none may still be writing what the next step uses.
       await this.acked(lanes, seqs, task.step).catch(() => {});
@@ -206,6 +231,11 @@ export class PoolEngine implements GradientEngine {
     }
     await this.acked(lanes, seqs, task.step);
     this.throwIfFailed(lanes, task.step);
+    lanes.forEach((lane, i) => {
+      const rows = lane.ctrl[NIDX]!;
+      const us = lane.ctrl[COMPUTE_US]!;
+      if (rows > 0 && us > 0) this.measured(i + 1, rows / (us / 1000));
+    });
 
     if (lanes.length > 0 && !caller.shared) {
       // WASM: the caller's nodes are in its own memory; one copy into shared buffers lets every thread take a share of the merge and update.
@@ -232,9 +262,11 @@ export class PoolEngine implements GradientEngine {
     } else if (lanes.length === 0) {
       return { nodes: own, samples, computeMs: performance.now() - t0 };
     }
-    // The merge (and update) by element range: every thread takes a share.
+    // The merge (and update) by element range: every thread takes a share, in proportion to its speed when the shards are.
     const P = this.paramCount;
-    const cut = (i: number): number => (i === lanes.length + 1 ? P : Math.floor((P * i) / (lanes.length + 1) / 16) * 16);
+    const total = weights.reduce((a, b) => a + b, 0);
+    const prefix = weights.map((_, i) => weights.slice(0, i).reduce((a, b) => a + b, 0));
+    const cut = (i: number): number => (i === lanes.length + 1 ? P : Math.floor((P * prefix[i]!) / total / 16) * 16);
     const fseqs = lanes.map((lane, i) => {
       this.forward(this.sessions[i]!);
       this.describe(lane, task);
@@ -363,15 +395,34 @@ export class PoolEngine implements GradientEngine {
    */
   private shardsFor(count: number, rows: number): number {
     const most = Math.max(1, Math.min(this.threads, count));
-    if (this.minShardMs === 0 || this.msPerRow.length === 0) return most;
-    const sorted = [...this.msPerRow].sort((a, b) => a - b);
-    const predicted = sorted[sorted.length >> 1]! * rows;
+    const mine = this.speeds[0]!;
+    if (this.minShardMs === 0 || mine.length === 0) return most;
+    const predicted = rows / medianOf(mine);
     return Math.max(1, Math.min(most, Math.floor(predicted / this.minShardMs)));
   }
 
-  private measured(msPerRow: number): void {
-    this.msPerRow.push(msPerRow);
-    if (this.msPerRow.length > 5) this.msPerRow.shift();
+  /**
+   * Contiguous shards of `count` micro-batches over the first `parts`
+   * participants: equal, unless by their measured speeds (once each has
+   * SPEED_MIN_SAMPLES) equal shards would make the step more than
+   * EVEN_SLACK slower — a slower core (a hybrid CPU's efficiency cores, a
+   * busier vCPU) then gets fewer micro-batches, and a smaller share of the
+   * merge. Everyone gets at least one, so everyone stays measured. Bits do
+   * not depend on the split (the canonical tree), only speed does.
+   */
+  private splitFor(count: number, parts: number): { shards: Array<{ start: number; count: number }>; weights: number[] } {
+    const sp = this.speeds.slice(0, parts);
+    const measured = this.balance && sp.every((s) => s.length >= SPEED_MIN_SAMPLES);
+    const speeds = measured ? sp.map(medianOf) : sp.map(() => 1);
+    const shards = evenUnlessSlower(count, speeds, speeds.map(() => 1));
+    const even = shards.every((sh) => Math.abs(sh.count - count / parts) < 1);
+    return { shards, weights: even ? speeds.map(() => 1) : speeds };
+  }
+
+  private measured(who: number, rowsPerMs: number): void {
+    const w = this.speeds[who]!;
+    w.push(rowsPerMs);
+    if (w.length > SPEED_WINDOW) w.shift();
   }
 
   async close(): Promise<void> {

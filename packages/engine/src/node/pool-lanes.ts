@@ -42,6 +42,8 @@ export const OPT_T = 14;
 export const UB = 15;
 export const OPT_VERSION = 16;
 export const ERRLEN = 17;
+/** How long the thread's last compute command took, µs (its speed, for the next step's split). */
+export const COMPUTE_US = 18;
 export const CTRL_INTS = 32;
 
 export const CMD_COMPUTE = 1;

@@ -7,7 +7,7 @@ import type { TreeNode } from '../tree.js';
 import { buildContext, type ComputeContext, type ContextSpec } from './context.js';
 import { nodeAdd, updateKernels } from './kernels.js';
 import {
-  acknowledge, BATCH, BufferRegistry, CMD, CMD_COMPUTE, CMD_FINISH, CMD_STOP, FHI, finishRange, FLO, laneOf, MBHI, MBLO, MICRO, NIDX,
+  acknowledge, BATCH, BufferRegistry, CMD, CMD_COMPUTE, CMD_FINISH, CMD_STOP, COMPUTE_US, FHI, finishRange, FLO, laneOf, MBHI, MBLO, MICRO, NIDX,
   OPT_T, OPT_VERSION, readNodes, SEQ, STEP, UB, UPDATE, waitChange, writeError, writeNodes, type LaneShape,
 } from './pool-lanes.js';
 
@@ -54,6 +54,9 @@ function sharedBuffer(n: number): Float32Array {
 // N:exit makes it end the thread there instead (as a crash or an out-of-memory kill would).
 const fault = /^(\d+)(:exit)?$/.exec(process.env.GRADMESH_FAULT_THREAD_STEP ?? '');
 const faultStep = fault ? Number(fault[1]) : -1;
+// GRADMESH_FAULT_THREAD_SLOW=F makes every pool thread take F times as long over its shards (it spins
+// after computing), as a slower core would: a hybrid CPU's efficiency cores, a busier vCPU.
+const slowFactor = Math.max(1, Number(process.env.GRADMESH_FAULT_THREAD_SLOW) || 1);
 
 async function setup(): Promise<Ready> {
   const ctx = await buildContext(context);
@@ -117,9 +120,12 @@ export default async function serve(task: ServeTask): Promise<void> {
           throw new Error(`injected fault at step ${step} (GRADMESH_FAULT_THREAD_STEP)`);
         }
         if (r.copies) r.params.set(shared);
+        const t0 = performance.now();
         const { nodes } = r.engine.compute(r.params, {
           step, batch: ctrl[BATCH]!, microBatch: ctrl[MICRO]!, mbLo: ctrl[MBLO]!, mbHi: ctrl[MBHI]!, indices: lane.indices.subarray(0, ctrl[NIDX]!),
         });
+        if (slowFactor > 1) for (const until = t0 + slowFactor * (performance.now() - t0); performance.now() < until; );
+        ctrl[COMPUTE_US] = Math.round((performance.now() - t0) * 1000);
         r.copies?.reset();
         writeNodes(lane, nodes.map((n) => {
           let g = n.grad;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
-import { evenUnlessSlower, splitWithFloor } from '../src/coordinator/coordinator.js';
+import { evenUnlessSlower, medianOf, splitWithFloor } from '../src/index.js';
 
 test('an unmeasured worker gets at least one micro-batch when there are enough; shards still tile the range', () => {
   expect(splitWithFloor(8, [1e6, 1e3], [0, 1]).map((s) => s.count)).toEqual([7, 1]);
@@ -39,4 +39,11 @@ test('near-equal workers keep equal shards (one gradient node each); clearly dif
       expect(time(shards)).toBeLessThanOrEqual(1.15 * time(splitWithFloor(count, speeds, floor)) * (1 + 1e-12));
     }),
   );
+});
+
+test('medianOf: the middle value, the mean of the middle two for an even count; no values is an error', () => {
+  expect(medianOf([3, 1, 2])).toBe(2);
+  expect(medianOf([4, 1, 3, 2])).toBe(2.5);
+  expect(medianOf([7])).toBe(7);
+  expect(() => medianOf([])).toThrow(/no values/);
 });
