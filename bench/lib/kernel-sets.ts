@@ -1,8 +1,8 @@
 /**
- * The kernel sets gradmesh can run on here. JS always; WASM and native when
- * their packages exist in the workspace and load. They are found by path (not
- * by a dependency of @gradmesh/bench), so the bench installs and runs whether
- * or not those packages have landed, and says why one is missing.
+ * The kernel sets gradmesh can run on here. JS always; WASM through the
+ * engine's loader, as the CLI and the workers get them; native when its
+ * package loads (found by path, so the bench says why it is missing, an
+ * addon that failed to build, rather than failing to start).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,8 +13,7 @@ import { REPO } from './paths.js';
 export const KERNEL_NAMES = ['js', 'wasm', 'native'] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
-const PACKAGES: Record<Exclude<KernelName, 'js'>, { dir: string; factories: string[] }> = {
-  wasm: { dir: 'packages/kernels-wasm', factories: ['createWasmKernels', 'loadWasmKernels'] },
+const PACKAGES: Record<'native', { dir: string; factories: string[] }> = {
   native: { dir: 'packages/kernels-native', factories: ['loadNativeKernels'] },
 };
 
@@ -37,12 +36,21 @@ async function importPackage(dir: string): Promise<Record<string, unknown>> {
  */
 export async function loadKernels(name: KernelName, paramCount = 1_000_000): Promise<{ kernels: Kernels | null; reason: string | null }> {
   if (name === 'js') return { kernels: jsKernels, reason: null };
+  if (name === 'wasm') {
+    // As the CLI and the workers load them (compiled by V8's optimizing tier up front, see the engine's loadKernels).
+    try {
+      const { loadKernels: load } = await import('@gradmesh/engine/node');
+      return { kernels: load('wasm', paramCount).kernels, reason: null };
+    } catch (err) {
+      return { kernels: null, reason: (err as Error).message.split('\n')[0]! };
+    }
+  }
   const { dir, factories } = PACKAGES[name];
   try {
     const mod = await importPackage(dir);
     const factory = factories.map((f) => mod[f]).find((f) => typeof f === 'function') as ((o?: unknown) => unknown) | undefined;
     if (!factory) throw new Error(`${dir} exports none of ${factories.join(', ')}`);
-    const k = (await factory(name === 'wasm' ? { initialMiB: Math.ceil((paramCount * 4 * 24) / 2 ** 20) + 64 } : undefined)) as Kernels | null;
+    const k = (await factory()) as Kernels | null;
     if (!k) {
       const why = typeof mod.tryLoadNativeKernels === 'function' ? (mod.tryLoadNativeKernels as () => { reason: string | null })().reason : null;
       return { kernels: null, reason: `${factories[0]}() returned null${why ? `: ${why}` : ''}` };

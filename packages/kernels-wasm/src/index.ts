@@ -1,2 +1,2 @@
-export { createWasmKernels, type WasmKernels, type WasmKernelsOptions } from './wasm-kernels.js';
+export { compileKernelModule, createWasmKernels, type WasmKernels, type WasmKernelsOptions } from './wasm-kernels.js';
 export { kernelFingerprint } from './fingerprint.js';

@@ -64,6 +64,15 @@ function kernelModule(): object {
   return compiled;
 }
 
+/**
+ * Compiles the kernels' module now (once per thread; later instances reuse
+ * it). A host that can choose how its engine compiles (Node: V8 flags) calls
+ * this while it has chosen, see @gradmesh/engine/node's loadKernels.
+ */
+export function compileKernelModule(): void {
+  kernelModule();
+}
+
 const align = (x: number) => Math.ceil(x / ALIGN) * ALIGN;
 
 function checkDim(name: string, v: number, op = 'gemm'): void {
