@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { getStatus, browserSuite, runBrowserTests, trainReference, watchProblems, type StatusWorker } from './helpers/browser.js';
 
 // 8 micro-batches a step, so three workers all get a share.
+const STALL_MS = 60_000;
 const RUN = ['--dataset', 'spirals', '--model', '64', '--steps', '120', '--batch', '64', '--micro-batch', '8', '--lr', '0.01'];
 
 describe.runIf(runBrowserTests())('mixed run', () => {
@@ -24,12 +25,24 @@ describe.runIf(runBrowserTests())('mixed run', () => {
     let maxWorkers = 0;
     let ended = false;
     const exited = coord.exited.finally(() => (ended = true));
+    // A run that stops moving fails here, saying where it stood, instead of at the test's timeout with nothing to go on.
+    let lastStep = -1;
+    let movedAt = Date.now();
     while (!ended) {
       try {
         const s = await getStatus(coord.base);
         if (s.state === 'training') maxWorkers = Math.max(maxWorkers, s.workers.length);
         for (const w of s.workers) seen.set(w.id, w);
-      } catch {
+        if (s.step !== lastStep) [lastStep, movedAt] = [s.step, Date.now()];
+        if (Date.now() - movedAt > STALL_MS) {
+          const where = `state ${s.state}, step ${s.step}/${s.totalSteps}, workers ${s.workers.map((w) => `${w.name} (${w.kind}, ${w.state}, ${w.stepsDone} steps)`).join(', ') || 'none'}`;
+          const pagesSay = await Promise.all(pages.map((p) => p.textContent('#state').catch(() => '?')));
+          await coord.kill();
+          const { stderr } = await exited;
+          throw new Error(`the run made no progress for ${STALL_MS / 1000} s: ${where}; pages: ${pagesSay.join(', ')}; page problems: ${problems.flat().join('; ') || 'none'}; coordinator stderr: ${stderr.slice(-1500)}`);
+        }
+      } catch (err) {
+        if ((err as Error).message.startsWith('the run made no progress')) throw err;
         // the coordinator is shutting down
       }
       await new Promise((r) => setTimeout(r, 100));

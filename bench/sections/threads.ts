@@ -37,7 +37,9 @@ export const threads: Section = {
       else notes.push(`the pool cannot run the ${fastest.label} kernels yet (ContextSpec.kernels is ignored), so only js rows`);
     }
     // The CLI's default micro-batch (32), and half the batch (one micro-batch per thread: fewest, largest matrix products).
-    const variants: Variant[] = sets.flatMap((kernels) => [
+    // `gradmesh train`'s default kernels (wasm): the large model at the default micro-batch.
+    const defaults: Variant[] = choices?.includes('wasm') && avail.names.some((k) => k.name === 'wasm') ? [{ arch: LARGE, microBatch: 32, kernels: 'wasm' }] : [];
+    const variants: Variant[] = [...defaults, ...sets.flatMap((kernels) => [
       { arch: LARGE, microBatch: 32, kernels },
       { arch: LARGE, microBatch: LARGE.batch / 2, kernels },
       // The MNIST recipe's optimizer: its update (a JS loop, ~4 ns a parameter) is split over the threads too.
@@ -45,7 +47,7 @@ export const threads: Section = {
       { arch: SMALL, microBatch: 32, kernels },
       // The tiny model measures fixed costs, which do not depend on the kernels.
       ...(kernels === 'js' ? [{ arch: TINY, microBatch: TINY.batch / 2, kernels }] : []),
-    ]);
+    ])];
     const engines: Array<{ key: string; engine: 'local' | 'pool'; threads: number; label: string }> = [
       { key: 'local', engine: 'local', threads: 1, label: 'LocalEngine' },
       { key: 'pool1', engine: 'pool', threads: 1, label: 'PoolEngine 1 thread (the caller alone)' },
