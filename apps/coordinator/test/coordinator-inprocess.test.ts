@@ -227,3 +227,22 @@ test("a new worker's cold first tasks do not starve it: it keeps a share until t
   for (let step = 4; step < 8; step++) expect(counts(step), `step ${step}`).toEqual([m / 2, m / 2]);
   await expectReference(params, 8);
 });
+
+test('a worker split out of the batch while it was slow gets its share back from the first fast probe, not three probes later', { timeout: 20_000 }, async () => {
+  const { params, optimizer } = setup();
+  const coord = makeCoord(params, optimizer, { totalSteps: 28, minWorkers: 2, deadlineFloorMs: 60_000 });
+  const ids: string[] = [];
+  // The second worker is 30× slower until step 20 (a busy machine), enough for a split by speed to give it
+  // nothing; only the probe at step 25 measures it again.
+  const msPer = [() => 1, (step: number) => (step < 20 ? 30 : 1)];
+  const handles = msPer.map((f, i) => fakeWorker(() => coord, () => ids[i]!, () => 'ok', (step, samples) => f(step) * samples));
+  joinAll(coord, handles, ids);
+  await coord.run();
+  const counts = (step: number) => sharesAt(coord, ids, step);
+  const m = Math.ceil(B / MB);
+  for (let step = 4; step < 25; step++) expect(counts(step)[1], `step ${step}`).toBe(0);
+  expect(counts(25)[1]).toBeGreaterThan(0); // the probe
+  // Its one fast measurement outweighs the stale slow ones (their median would keep it out until step 75).
+  for (let step = 26; step < 28; step++) expect(counts(step), `step ${step}`).toEqual([m / 2, m / 2]);
+  await expectReference(params, 28);
+});

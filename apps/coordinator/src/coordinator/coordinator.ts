@@ -305,7 +305,12 @@ export class Coordinator extends EventEmitter {
       // next split. Shares flip on noise otherwise (an average took in every spike): the
       // worker then handed the larger part is the step's straggler, and an uneven split of
       // the canonical tree makes each worker send two nodes instead of one.
-      m.speeds.push((samples * 1000) / g.computeMs);
+      const speed = (samples * 1000) / g.computeMs;
+      // Much faster than its recent median: the slow spell is over (a warm-up, a machine that
+      // calmed down). A worker split out of the batch is measured only on the every-25th-step
+      // probe, so a window of stale slow samples would keep it out for 3 more probes (75 steps).
+      if (speed > RECOVERED * m.speed && m.speeds.length > 0) m.speeds = [];
+      m.speeds.push(speed);
       if (m.speeds.length > SPEED_WINDOW) m.speeds.shift();
       m.speed = medianOf(m.speeds);
     }
@@ -702,6 +707,8 @@ const OUTLIER_FACTOR = 10;
 
 /** Measured speeds a worker's share is based on (their median). */
 const SPEED_WINDOW = 5;
+/** A measurement this many times its worker's median restarts the window. */
+const RECOVERED = 3;
 /** Tasks a new worker completes before its share may drop to nothing. */
 const SPEED_MIN_SAMPLES = 3;
 
