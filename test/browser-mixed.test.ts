@@ -2,10 +2,11 @@
 // single-process result, bit for bit (the canonical reduction tree makes the
 // sum independent of who computed which micro-batch).
 import { describe, expect, it } from 'vitest';
-import { getStatus, browserSuite, runBrowserTests, trainReference, watchProblems, type StatusWorker } from './helpers/browser.js';
+import { getStatus, browserSuite, runBrowserTests, trainReference, watchProblems, type Status, type StatusWorker } from './helpers/browser.js';
 
-// 8 micro-batches a step, so three workers all get a share.
+// A run this long without a step fails the test, saying where it stood.
 const STALL_MS = 60_000;
+// 8 micro-batches a step, so three workers all get a share.
 const RUN = ['--dataset', 'spirals', '--model', '64', '--steps', '120', '--batch', '64', '--micro-batch', '8', '--lr', '0.01'];
 
 describe.runIf(runBrowserTests())('mixed run', () => {
@@ -29,8 +30,13 @@ describe.runIf(runBrowserTests())('mixed run', () => {
     let lastStep = -1;
     let movedAt = Date.now();
     while (!ended) {
+      let s: Status | null = null;
       try {
-        const s = await getStatus(coord.base);
+        s = await getStatus(coord.base);
+      } catch {
+        // the coordinator is shutting down
+      }
+      if (s) {
         if (s.state === 'training') maxWorkers = Math.max(maxWorkers, s.workers.length);
         for (const w of s.workers) seen.set(w.id, w);
         if (s.step !== lastStep) [lastStep, movedAt] = [s.step, Date.now()];
@@ -41,9 +47,6 @@ describe.runIf(runBrowserTests())('mixed run', () => {
           const { stderr } = await exited;
           throw new Error(`the run made no progress for ${STALL_MS / 1000} s: ${where}; pages: ${pagesSay.join(', ')}; page problems: ${problems.flat().join('; ') || 'none'}; coordinator stderr: ${stderr.slice(-1500)}`);
         }
-      } catch (err) {
-        if ((err as Error).message.startsWith('the run made no progress')) throw err;
-        // the coordinator is shutting down
       }
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -1,32 +1,22 @@
 /**
- * Web Worker side of the `kernels` section's browser cell: the same training
- * step as the Node `gradmesh` cell (Trainer + LocalEngine, plain SGD, one
- * micro-batch per step, synthetic:784x10:8192), with the kernels a browser
+ * Web Worker side of the `kernels` section's browser cell: the Node
+ * `gradmesh` cell's step (lib/kernels-step.ts), with the kernels a browser
  * worker computes with (wasm, or the js reference). Bundled by esbuild into
  * one classic worker script; blocks are timed here, with the worker's clock.
  */
-import { createModel, Optimizer, Rng } from '@gradmesh/core';
-import { batchIndices, synthetic } from '@gradmesh/data';
-import { LocalEngine, loadPortableKernels, Trainer } from '@gradmesh/engine';
-import { paramCountOf, specOf, SYNTHETIC_N, type Arch } from '../lib/models.js';
+import { loadPortableKernels, type Trainer } from '@gradmesh/engine';
+import { kernelsTrainer } from '../lib/kernels-step.js';
+import { paramCountOf, type Arch } from '../lib/models.js';
 
 export type WorkerRequest = { cmd: 'setup'; arch: Arch; kernels: 'wasm' | 'js' } | { cmd: 'block'; steps: number };
 export type WorkerReply = { ok: true; ms?: number; loss?: number; kernels?: string } | { ok: false; error: string };
 
-const LR = 0.01;
-const SEED = 1;
 let trainer: Trainer | null = null;
 
 async function handle(req: WorkerRequest): Promise<WorkerReply> {
   if (req.cmd === 'setup') {
-    const a = req.arch;
-    const kernels = loadPortableKernels(req.kernels, paramCountOf(a));
-    const ds = synthetic(a.inputs, a.classes, SYNTHETIC_N, 0);
-    const model = createModel(specOf(a), kernels);
-    const params = new Float32Array(model.paramCount);
-    model.initParams(params, new Rng(SEED));
-    const opt = new Optimizer({ kind: 'sgd', lr: LR }, model.paramCount);
-    trainer = new Trainer(params, opt, new LocalEngine(model, ds.train), (t) => batchIndices(ds.train.n, a.batch, SEED, t), a.batch, a.batch);
+    const kernels = loadPortableKernels(req.kernels, paramCountOf(req.arch));
+    trainer = kernelsTrainer(req.arch, kernels);
     return { ok: true, kernels: kernels.name };
   }
   if (!trainer) throw new Error('block before setup');

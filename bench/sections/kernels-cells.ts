@@ -3,21 +3,12 @@
  * trains the same MLP on the same synthetic data with plain SGD, one step per
  * global batch: gather the batch, forward, backward, update.
  */
-import { createModel, Optimizer, Rng } from '@gradmesh/core';
-import { batchIndices, synthetic, type Dataset } from '@gradmesh/data';
-import { LocalEngine, Trainer } from '@gradmesh/engine';
+import { batchIndices } from '@gradmesh/data';
 import type { Cell } from '../lib/cell.js';
 import { loadKernels, type KernelName } from '../lib/kernel-sets.js';
-import { SYNTHETIC_N, paramCountOf, specOf, type Arch } from '../lib/models.js';
+import { kernelsData as data, kernelsTrainer, LR, SEED } from '../lib/kernels-step.js';
+import { paramCountOf, type Arch } from '../lib/models.js';
 import { loadTf, type TfBackend, type Tfl } from '../lib/tfjs.js';
-
-const LR = 0.01;
-const SEED = 1;
-
-function data(a: Arch): Dataset {
-  // The same rows `--dataset synthetic:784x10:8192` gives the CLI.
-  return synthetic(a.inputs, a.classes, SYNTHETIC_N, 0);
-}
 
 /**
  * gradmesh's production step (Trainer + LocalEngine: plan → gather → model →
@@ -28,17 +19,10 @@ export async function gradmesh(args: { arch: Arch; kernels: KernelName; microBat
   const a = args.arch;
   const { kernels, reason } = await loadKernels(args.kernels, paramCountOf(a));
   if (!kernels) throw new Error(reason ?? 'kernels unavailable');
-  const ds = data(a);
-  const model = createModel(specOf(a), kernels);
-  const params = new Float32Array(model.paramCount);
-  model.initParams(params, new Rng(SEED));
-  const opt = new Optimizer({ kind: 'sgd', lr: LR }, model.paramCount);
-  const engine = new LocalEngine(model, ds.train);
-  const mb = args.microBatch ?? a.batch;
-  const trainer = new Trainer(params, opt, engine, (t) => batchIndices(ds.train.n, a.batch, SEED, t), a.batch, mb);
+  const trainer = kernelsTrainer(a, kernels, args.microBatch);
   let loss = NaN;
   return {
-    info: { kernels: kernels.name, microBatch: mb },
+    info: { kernels: kernels.name, microBatch: args.microBatch ?? a.batch },
     async block(steps) {
       for (let s = 0; s < steps; s++) loss = (await trainer.trainStep()).loss;
       if (!Number.isFinite(loss)) throw new Error(`gradmesh diverged (loss ${loss})`);

@@ -53,6 +53,20 @@ function sharesAt(coord: Coordinator, ids: string[], step: number): number[] {
   return ids.map((id) => coord.ledger.entries.filter((e) => e.step === step && e.worker === id && e.status === 'assigned').reduce((n, e) => n + e.mbHi - e.mbLo, 0));
 }
 
+/**
+ * One worker per `msPer` entry, each reporting msPer(step) ms per sample, runs `totalSteps` steps:
+ * the micro-batches each got at a step, the step's micro-batch count, and the run's parameters.
+ */
+async function runWithSpeeds(totalSteps: number, msPer: Array<(step: number) => number>): Promise<{ counts: (step: number) => number[]; m: number; params: Float32Array }> {
+  const { params, optimizer } = setup();
+  const coord: Coordinator = makeCoord(params, optimizer, { totalSteps, minWorkers: msPer.length, deadlineFloorMs: 60_000 });
+  const ids: string[] = [];
+  const handles = msPer.map((f, i) => fakeWorker(() => coord, () => ids[i]!, () => 'ok', (step, samples) => f(step) * samples));
+  joinAll(coord, handles, ids);
+  await coord.run();
+  return { counts: (step) => sharesAt(coord, ids, step), m: Math.ceil(B / MB), params };
+}
+
 /** The run's parameters are single-process training's after `steps` steps, bit for bit. */
 async function expectReference(params: Float32Array, steps: number): Promise<void> {
   const ref = await reference(steps);
@@ -84,17 +98,9 @@ test('a worker that reports a task failed, and one that goes silent, cost no sam
 });
 
 test('one slow task does not move the next split: shares follow the median of recent speeds', { timeout: 20_000 }, async () => {
-  const { params, optimizer } = setup();
-  const coord: Coordinator = makeCoord(params, optimizer, { totalSteps: 14, minWorkers: 2, deadlineFloorMs: 60_000 });
-  const ids: string[] = [];
   // Two equally fast workers (1 ms per sample); the first is 3× slower at step 5 only, and
   // from step 7 on the second is twice as fast for good.
-  const msPer = [(step: number) => (step === 5 ? 3 : 1), (step: number) => (step >= 7 ? 0.5 : 1)];
-  const handles = msPer.map((f, i) => fakeWorker(() => coord, () => ids[i]!, () => 'ok', (step, samples) => f(step) * samples));
-  joinAll(coord, handles, ids);
-  await coord.run();
-  const counts = (step: number) => sharesAt(coord, ids, step);
-  const m = Math.ceil(B / MB);
+  const { counts, m, params } = await runWithSpeeds(14, [(step) => (step === 5 ? 3 : 1), (step) => (step >= 7 ? 0.5 : 1)]);
   expect(counts(6)).toEqual([m / 2, m / 2]); // the spike at step 5 is ignored
   // A lasting change does move it, once it is most of the recent measurements (3 of 5).
   expect(counts(8)).toEqual([m / 2, m / 2]);
@@ -210,17 +216,9 @@ test("a worker whose third task in a row fails leaves the run, and that task's m
 });
 
 test("a new worker's cold first tasks do not starve it: it keeps a share until three tasks are measured, then the median takes over", { timeout: 20_000 }, async () => {
-  const { params, optimizer } = setup();
-  const coord = makeCoord(params, optimizer, { totalSteps: 8, minWorkers: 2, deadlineFloorMs: 60_000 });
-  const ids: string[] = [];
   // Equally fast workers (1 ms per sample), but the second one's first task runs 30× slower (cold:
   // JIT, first allocations), enough for a split by speed to give it none of the 8 micro-batches.
-  const msPer = [() => 1, (step: number) => (step < 1 ? 30 : 1)];
-  const handles = msPer.map((f, i) => fakeWorker(() => coord, () => ids[i]!, () => 'ok', (step, samples) => f(step) * samples));
-  joinAll(coord, handles, ids);
-  await coord.run();
-  const counts = (step: number) => sharesAt(coord, ids, step);
-  const m = Math.ceil(B / MB);
+  const { counts, m, params } = await runWithSpeeds(8, [() => 1, (step) => (step < 1 ? 30 : 1)]);
   // Without the floor it got nothing from step 1 on, and nothing measured it again until step 25.
   for (let step = 0; step < 8; step++) expect(counts(step)[1], `step ${step}`).toBeGreaterThan(0);
   // Once the cold measurement is outvoted (2 of the last 3 fast), equal shares again.
@@ -229,17 +227,9 @@ test("a new worker's cold first tasks do not starve it: it keeps a share until t
 });
 
 test('a worker split out of the batch while it was slow gets its share back from the first fast probe, not three probes later', { timeout: 20_000 }, async () => {
-  const { params, optimizer } = setup();
-  const coord = makeCoord(params, optimizer, { totalSteps: 28, minWorkers: 2, deadlineFloorMs: 60_000 });
-  const ids: string[] = [];
   // The second worker is 30× slower until step 20 (a busy machine), enough for a split by speed to give it
   // nothing; only the probe at step 25 measures it again.
-  const msPer = [() => 1, (step: number) => (step < 20 ? 30 : 1)];
-  const handles = msPer.map((f, i) => fakeWorker(() => coord, () => ids[i]!, () => 'ok', (step, samples) => f(step) * samples));
-  joinAll(coord, handles, ids);
-  await coord.run();
-  const counts = (step: number) => sharesAt(coord, ids, step);
-  const m = Math.ceil(B / MB);
+  const { counts, m, params } = await runWithSpeeds(28, [() => 1, (step) => (step < 20 ? 30 : 1)]);
   for (let step = 4; step < 25; step++) expect(counts(step)[1], `step ${step}`).toBe(0);
   expect(counts(25)[1]).toBeGreaterThan(0); // the probe
   // Its one fast measurement outweighs the stale slow ones (their median would keep it out until step 75).

@@ -309,7 +309,7 @@ export class Coordinator extends EventEmitter {
       // Much faster than its recent median: the slow spell is over (a warm-up, a machine that
       // calmed down). A worker split out of the batch is measured only on the every-25th-step
       // probe, so a window of stale slow samples would keep it out for 3 more probes (75 steps).
-      if (speed > RECOVERED * m.speed && m.speeds.length > 0) m.speeds = [];
+      if (speed > RECOVERED * m.speed) m.speeds = [];
       m.speeds.push(speed);
       if (m.speeds.length > SPEED_WINDOW) m.speeds.shift();
       m.speed = medianOf(m.speeds);

@@ -264,9 +264,9 @@ export class PoolEngine implements GradientEngine {
     }
     // The merge (and update) by element range: every thread takes a share, in proportion to its speed when the shards are.
     const P = this.paramCount;
-    const total = weights.reduce((a, b) => a + b, 0);
-    const prefix = weights.map((_, i) => weights.slice(0, i).reduce((a, b) => a + b, 0));
-    const cut = (i: number): number => (i === lanes.length + 1 ? P : Math.floor((P * prefix[i]!) / total / 16) * 16);
+    let sum = 0;
+    const prefix = weights.map((w) => (sum += w) - w);
+    const cut = (i: number): number => (i === lanes.length + 1 ? P : Math.floor((P * prefix[i]!) / sum / 16) * 16);
     const fseqs = lanes.map((lane, i) => {
       this.forward(this.sessions[i]!);
       this.describe(lane, task);
